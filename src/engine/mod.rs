@@ -1,0 +1,31 @@
+//! The engine: everything the elements do that needs no GStreamer types.
+//!
+//! Time math on rational frame counters, frame-window scheduling for any rate ratio,
+//! colour conversion between packed/planar 8-bit video and the networks' planar float
+//! RGB, and the ONNX Runtime sessions. The elements in `crate::imsmdown` and
+//! `crate::imsmup` only translate between GStreamer and this module.
+
+pub mod color;
+pub mod model;
+pub mod schedule;
+pub mod time;
+
+/// A frame as the networks see it: planar RGB (channel-major, `3 * width * height`
+/// values), gamma-encoded as in the video, nominally in `[0, 1]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RgbFrame {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+impl RgbFrame {
+    pub fn new(width: usize, height: usize) -> Self {
+        Self { width, height, data: vec![0.0; 3 * width * height] }
+    }
+
+    pub fn plane(&self, c: usize) -> &[f32] {
+        let n = self.width * self.height;
+        &self.data[c * n..(c + 1) * n]
+    }
+}
