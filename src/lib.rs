@@ -1,4 +1,31 @@
-pub mod engine;
+//! gst-imsm: GStreamer elements that resample video in space and time with learned
+//! models run through ONNX Runtime.
+//!
+//! - `imsmdown` lowers frame rate and size to what downstream asks for and hides the
+//!   motion of the dropped frames in the frames it keeps;
+//! - `imsmup` recovers it and renders any frame rate and size.
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> { Ok(()) }
-gst::plugin_define!(imsm, env!("CARGO_PKG_DESCRIPTION"), plugin_init, concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")), "MPL", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_NAME"), env!("CARGO_PKG_REPOSITORY"), env!("BUILD_REL_DATE"));
+use gst::glib;
+
+pub mod element;
+pub mod engine;
+pub mod imsmdown;
+pub mod imsmup;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    imsmdown::register(plugin)?;
+    imsmup::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    imsm,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

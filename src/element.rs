@@ -1,0 +1,773 @@
+//! What imsmdown and imsmup share: pads, caps negotiation, events, queries, timing and
+//! the hand-over between GStreamer buffers and the engine. Each element supplies a
+//! [`Resample`] implementation (its models and scheduler) and its preferred output.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use gst::glib;
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoInfo};
+
+use crate::engine::color::{self, Colorimetry, FrameLayout, Matrix, PixelFormat, Range};
+use crate::engine::model::{self, ModelError, Provider, ProviderChoice, SessionConfig};
+use crate::engine::schedule::{InputClock, Placement};
+use crate::engine::time::Rate;
+use crate::engine::RgbFrame;
+
+/// Raw formats both elements read and write without a videoconvert.
+pub const FORMATS: [VideoFormat; 7] = [
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+    VideoFormat::Rgb,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+];
+
+/// Progressive raw video of any size and any positive frame rate.
+pub fn template_caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS)
+        .framerate_range(gst::Fraction::new(1, i32::MAX)..=gst::Fraction::new(i32::MAX, 1))
+        .field("interlace-mode", "progressive")
+        .build()
+}
+
+pub fn pad_templates() -> Vec<gst::PadTemplate> {
+    let caps = template_caps();
+    vec![
+        gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+        gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+    ]
+}
+
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstImsmProvider")]
+pub enum ProviderProp {
+    #[default]
+    #[enum_value(name = "Auto: TensorRT, then CUDA, then CPU", nick = "auto")]
+    Auto,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu,
+    #[enum_value(name = "CUDA", nick = "cuda")]
+    Cuda,
+    #[enum_value(name = "TensorRT", nick = "tensorrt")]
+    TensorRt,
+}
+
+impl From<ProviderProp> for Provider {
+    fn from(p: ProviderProp) -> Self {
+        match p {
+            ProviderProp::Auto => Provider::Auto,
+            ProviderProp::Cpu => Provider::Cpu,
+            ProviderProp::Cuda => Provider::Cuda,
+            ProviderProp::TensorRt => Provider::TensorRt,
+        }
+    }
+}
+
+/// The model directory used when `model-dir` is not set: `IMSM_MODEL_DIR`, else the
+/// `models/` of the source tree the plugin was built from.
+pub fn default_model_dir() -> PathBuf {
+    match std::env::var_os("IMSM_MODEL_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")),
+    }
+}
+
+/// Properties both elements have.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub provider: ProviderProp,
+    pub device_id: i32,
+    pub model_dir: Option<PathBuf>,
+    pub ort_library: Option<PathBuf>,
+    pub threads: u32,
+}
+
+impl Settings {
+    pub fn properties() -> Vec<glib::ParamSpec> {
+        vec![
+            glib::ParamSpecEnum::builder_with_default("provider", ProviderProp::Auto)
+                .nick("Execution provider")
+                .blurb("ONNX Runtime execution provider; auto takes the best that starts and says on the bus which")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecInt::builder("device-id")
+                .nick("Device ID")
+                .blurb("GPU index for the CUDA and TensorRT providers")
+                .minimum(0)
+                .default_value(0)
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("model-dir")
+                .nick("Model directory")
+                .blurb("Directory holding the ONNX graphs (default: $IMSM_MODEL_DIR, else the models/ of the source tree)")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("ort-library")
+                .nick("ONNX Runtime library")
+                .blurb("Path of libonnxruntime.so (1.31); default: $ORT_DYLIB_PATH, else the path set at build time, else the system loader")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecUInt::builder("threads")
+                .nick("Threads")
+                .blurb("ONNX Runtime intra-op threads on CPU (0 = ONNX Runtime decides)")
+                .maximum(256)
+                .default_value(0)
+                .mutable_ready()
+                .build(),
+        ]
+    }
+
+    /// Returns false for a property that is not one of the common ones.
+    pub fn set(&mut self, value: &glib::Value, pspec: &glib::ParamSpec) -> bool {
+        let path = |v: &glib::Value| v.get::<Option<String>>().unwrap().filter(|s| !s.is_empty()).map(PathBuf::from);
+        match pspec.name() {
+            "provider" => self.provider = value.get().unwrap(),
+            "device-id" => self.device_id = value.get().unwrap(),
+            "model-dir" => self.model_dir = path(value),
+            "ort-library" => self.ort_library = path(value),
+            "threads" => self.threads = value.get().unwrap(),
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn get(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).to_value();
+        Some(match pspec.name() {
+            "provider" => self.provider.to_value(),
+            "device-id" => self.device_id.to_value(),
+            "model-dir" => self.model_dir.clone().unwrap_or_else(default_model_dir).display().to_string().to_value(),
+            "ort-library" => path(&self.ort_library),
+            "threads" => self.threads.to_value(),
+            _ => return None,
+        })
+    }
+
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig { provider: self.provider.into(), device_id: self.device_id, threads: self.threads as usize }
+    }
+
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(default_model_dir)
+    }
+}
+
+/// Size and rate of one side of the element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub width: usize,
+    pub height: usize,
+    pub rate: Rate,
+}
+
+/// What each element does with frames; the rest of the element is shared.
+pub trait Resample: Send + Sized + 'static {
+    /// The loaded graphs.
+    type Models: Send;
+    /// Element-specific properties.
+    type Extra: Default + Clone + Send;
+
+    /// Output size and rate when downstream leaves them open.
+    fn preferred(input: Geometry) -> (i32, i32, gst::Fraction);
+    fn load(rt: &model::Runtime, dir: &Path, config: &SessionConfig) -> Result<(Self::Models, ProviderChoice), ModelError>;
+    fn kind(models: &Self::Models) -> &str;
+    fn new_stream(input: Geometry, output: Geometry, extra: &Self::Extra) -> Self;
+    /// Takes input frame `index`; returns rendered output frames with their indices.
+    fn push(&mut self, models: &mut Self::Models, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError>;
+    /// End of a continuous stretch: everything that can still be rendered.
+    fn finish(&mut self, models: &mut Self::Models) -> Result<Vec<(u64, RgbFrame)>, ModelError>;
+    /// Lookahead between an input frame arriving and the last output that needs it.
+    fn latency(input: Rate, output: Rate) -> gst::ClockTime;
+
+    fn extra_properties() -> Vec<glib::ParamSpec>;
+    fn set_extra(extra: &mut Self::Extra, value: &glib::Value, pspec: &glib::ParamSpec);
+    fn get_extra(extra: &Self::Extra, pspec: &glib::ParamSpec) -> glib::Value;
+}
+
+struct Stream<R: Resample> {
+    in_info: VideoInfo,
+    out_info: VideoInfo,
+    in_caps: gst::Caps,
+    passthrough: bool,
+    clock: InputClock,
+    out_rate: Rate,
+    resampler: R,
+    /// The next pushed buffer starts a new continuous stretch.
+    discont: bool,
+    /// Reused conversion target for input frames.
+    scratch: Option<RgbFrame>,
+}
+
+/// The shared element body; each element's imp holds one and forwards to it.
+pub struct Core<R: Resample> {
+    pub cat: gst::DebugCategory,
+    pub sinkpad: gst::Pad,
+    pub srcpad: gst::Pad,
+    pub settings: Mutex<Settings>,
+    pub extra: Mutex<R::Extra>,
+    models: Mutex<Option<R::Models>>,
+    stream: Mutex<Option<Stream<R>>>,
+}
+
+/// Frames rendered under the lock, pushed after it is released.
+type Rendered = Vec<gst::Buffer>;
+
+fn layout_of(info: &VideoInfo) -> Result<(FrameLayout, Colorimetry), String> {
+    let format = match info.format() {
+        VideoFormat::I420 => PixelFormat::I420,
+        VideoFormat::Nv12 => PixelFormat::Nv12,
+        VideoFormat::Rgb => PixelFormat::Rgb,
+        VideoFormat::Rgba => PixelFormat::Rgba,
+        VideoFormat::Bgra => PixelFormat::Bgra,
+        VideoFormat::Rgbx => PixelFormat::Rgbx,
+        VideoFormat::Bgrx => PixelFormat::Bgrx,
+        other => return Err(format!("unsupported format {other:?}")),
+    };
+    let colorimetry = if format.is_yuv() {
+        let c = info.colorimetry();
+        let matrix = match c.matrix() {
+            VideoColorMatrix::Bt709 => Matrix::Bt709,
+            VideoColorMatrix::Bt2020 => Matrix::Bt2020,
+            // SMPTE 240M is close to 709; FCC close to 601.
+            VideoColorMatrix::Smpte240m => Matrix::Bt709,
+            VideoColorMatrix::Bt601 | VideoColorMatrix::Fcc => Matrix::Bt601,
+            _ if info.height() >= 720 => Matrix::Bt709,
+            _ => Matrix::Bt601,
+        };
+        let range = match c.range() {
+            VideoColorRange::Range0_255 => Range::Full,
+            _ => Range::Limited,
+        };
+        Colorimetry { matrix, range }
+    } else {
+        Colorimetry { matrix: Matrix::Identity, range: Range::Full }
+    };
+    let mut strides = [0usize; 3];
+    for (i, s) in info.stride().iter().take(3).enumerate() {
+        strides[i] = *s as usize;
+    }
+    Ok((FrameLayout { format, width: info.width() as usize, height: info.height() as usize, strides }, colorimetry))
+}
+
+fn geometry(info: &VideoInfo) -> Option<Geometry> {
+    let fps = info.fps();
+    Some(Geometry {
+        width: info.width() as usize,
+        height: info.height() as usize,
+        rate: Rate::new(fps.numer() as i64, fps.denom() as i64)?,
+    })
+}
+
+/// Converts a mapped input buffer into planar RGB.
+fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) -> Result<(), String> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
+        .map_err(|_| "input buffer could not be mapped as a video frame".to_string())?;
+    // Strides may differ per buffer (video meta), so take them from the frame.
+    let (mut layout, colorimetry) = layout_of(info)?;
+    let mut planes: Vec<&[u8]> = Vec::with_capacity(3);
+    for p in 0..layout.format.n_planes() {
+        layout.strides[p] = frame.plane_stride()[p] as usize;
+        planes.push(frame.plane_data(p as u32).map_err(|e| e.to_string())?);
+    }
+    color::to_rgb(&layout, colorimetry, &planes, out).map_err(|e| e.to_string())
+}
+
+fn rgb_to_buffer(rgb: &RgbFrame, info: &VideoInfo) -> Result<gst::Buffer, String> {
+    let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
+    {
+        let buf = buffer.get_mut().expect("new buffer is writable");
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info)
+            .map_err(|_| "output buffer could not be mapped".to_string())?;
+        let (layout, colorimetry) = layout_of(info)?;
+        let n = layout.format.n_planes();
+        let mut planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(n).collect();
+        color::from_rgb(rgb, &layout, colorimetry, &mut planes).map_err(|e| e.to_string())?;
+    }
+    Ok(buffer)
+}
+
+impl<R: Resample> Core<R> {
+    pub fn new(cat: gst::DebugCategory, sinkpad: gst::Pad, srcpad: gst::Pad) -> Self {
+        Self {
+            cat,
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(Settings::default()),
+            extra: Mutex::new(R::Extra::default()),
+            models: Mutex::new(None),
+            stream: Mutex::new(None),
+        }
+    }
+
+    /// Loads ONNX Runtime and the graphs (READY -> PAUSED).
+    pub fn start(&self, element: &gst::Element) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let fail = |e: ModelError| {
+            let kind = match e {
+                ModelError::MissingModel(_) => gst::ResourceError::NotFound,
+                ModelError::BadModel { .. } => gst::ResourceError::OpenRead,
+                _ => gst::ResourceError::Failed,
+            };
+            gst::error_msg!(kind, ["{}", e])
+        };
+        let rt = model::runtime(settings.ort_library.as_deref()).map_err(fail)?;
+        if let Some(wanted) = settings.ort_library.as_deref() {
+            if wanted != rt.library() {
+                gst::warning!(self.cat, obj = element,
+                    "ONNX Runtime is already loaded from {} in this process; ort-library={} is ignored",
+                    rt.library().display(), wanted.display());
+            }
+        }
+        let dir = settings.model_dir();
+        let (models, choice) = R::load(&rt, &dir, &settings.session_config()).map_err(fail)?;
+        for fallback in &choice.fallbacks {
+            gst::warning!(self.cat, obj = element, "falling back: {}", fallback);
+            let msg = gst::message::Warning::builder(gst::CoreError::Failed, &format!("Falling back from a GPU provider: {fallback}"))
+                .src(element)
+                .build();
+            let _ = element.post_message(msg);
+        }
+        let text = format!(
+            "running {} graphs from {} on ONNX Runtime {} ({} execution provider, {})",
+            R::kind(&models), dir.display(), rt.version(), choice.name, rt.library().display()
+        );
+        gst::info!(self.cat, obj = element, "{}", text);
+        let _ = element.post_message(
+            gst::message::Info::builder(gst::CoreError::Failed, &text).src(element).build(),
+        );
+        *self.models.lock().unwrap() = Some(models);
+        Ok(())
+    }
+
+    /// PAUSED -> READY: drop stream state and graphs.
+    pub fn stop(&self) {
+        *self.stream.lock().unwrap() = None;
+        *self.models.lock().unwrap() = None;
+    }
+
+    fn push_all(&self, buffers: Rendered) -> Result<gst::FlowSuccess, gst::FlowError> {
+        for buffer in buffers {
+            self.srcpad.push(buffer)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn model_error(&self, element: &gst::Element, e: ModelError) -> gst::FlowError {
+        gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
+        gst::FlowError::Error
+    }
+
+    /// Stamps rendered frames and turns them into buffers.
+    fn wrap(&self, stream: &mut Stream<R>, frames: Vec<(u64, RgbFrame)>) -> Result<Rendered, String> {
+        let origin = stream.clock.origin().unwrap_or(0);
+        let mut out = Vec::with_capacity(frames.len());
+        for (index, rgb) in frames {
+            let mut buffer = rgb_to_buffer(&rgb, &stream.out_info)?;
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_nseconds(origin + stream.out_rate.frame_time(index)));
+            b.set_duration(gst::ClockTime::from_nseconds(stream.out_rate.frame_duration(index)));
+            b.set_offset(index);
+            b.set_offset_end(index + 1);
+            if stream.discont {
+                b.set_flags(gst::BufferFlags::DISCONT);
+                stream.discont = false;
+            }
+            out.push(buffer);
+        }
+        Ok(out)
+    }
+
+    /// Everything the current stretch can still produce (EOS, caps change, jump).
+    fn drain_locked(&self, element: &gst::Element, stream: &mut Stream<R>) -> Result<Rendered, gst::FlowError> {
+        if stream.passthrough {
+            return Ok(Vec::new());
+        }
+        let mut models = self.models.lock().unwrap();
+        let Some(models) = models.as_mut() else { return Ok(Vec::new()) };
+        let frames = stream.resampler.finish(models).map_err(|e| self.model_error(element, e))?;
+        let rendered = self.wrap(stream, frames).map_err(|e| {
+            gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
+            gst::FlowError::Error
+        })?;
+        stream.clock.reset();
+        stream.discont = true;
+        Ok(rendered)
+    }
+
+    fn drain(&self, element: &gst::Element) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let rendered = {
+            let mut guard = self.stream.lock().unwrap();
+            match guard.as_mut() {
+                Some(stream) => self.drain_locked(element, stream)?,
+                None => Vec::new(),
+            }
+        };
+        self.push_all(rendered)
+    }
+
+    pub fn chain(&self, element: &gst::Element, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.srcpad.check_reconfigure() {
+            let caps = self.stream.lock().unwrap().as_ref().map(|s| s.in_caps.clone());
+            if let Some(caps) = caps {
+                if let Err(flow) = self.set_input_caps(element, &caps) {
+                    self.srcpad.mark_reconfigure();
+                    if self.srcpad.pad_flags().contains(gst::PadFlags::FLUSHING) {
+                        return Err(gst::FlowError::Flushing);
+                    }
+                    return Err(flow);
+                }
+            }
+        }
+        let mut rendered = Vec::new();
+        {
+            let mut guard = self.stream.lock().unwrap();
+            let Some(stream) = guard.as_mut() else {
+                gst::element_error!(element, gst::CoreError::Negotiation, ["buffer before caps"]);
+                return Err(gst::FlowError::NotNegotiated);
+            };
+            if stream.passthrough {
+                drop(guard);
+                return self.srcpad.push(buffer);
+            }
+            let pts = buffer.pts().map(|t| t.nseconds());
+            let index = match stream.clock.place(pts) {
+                Placement::Frame(i) => i,
+                Placement::Duplicate => {
+                    gst::debug!(self.cat, obj = element, "dropping buffer {:?}: its grid slot is taken", buffer.pts());
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                Placement::Jump => {
+                    gst::debug!(self.cat, obj = element, "timestamp jump to {:?}: restarting the grid", buffer.pts());
+                    rendered.extend(self.drain_locked(element, stream)?);
+                    match stream.clock.place(pts) {
+                        Placement::Frame(i) => i,
+                        _ => unreachable!("a reset clock places any frame at 0"),
+                    }
+                }
+            };
+            let (w, h) = (stream.in_info.width() as usize, stream.in_info.height() as usize);
+            let mut rgb = stream.scratch.take().filter(|f| f.width == w && f.height == h).unwrap_or_else(|| RgbFrame::new(w, h));
+            if let Err(e) = buffer_to_rgb(&buffer, &stream.in_info, &mut rgb) {
+                gst::element_error!(element, gst::StreamError::Format, ["{}", e]);
+                return Err(gst::FlowError::Error);
+            }
+            let frames = {
+                let mut models = self.models.lock().unwrap();
+                let Some(models) = models.as_mut() else {
+                    gst::element_error!(element, gst::CoreError::StateChange, ["models are not loaded"]);
+                    return Err(gst::FlowError::Error);
+                };
+                stream.resampler.push(models, index, rgb).map_err(|e| self.model_error(element, e))?
+            };
+            rendered.extend(self.wrap(stream, frames).map_err(|e| {
+                gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
+                gst::FlowError::Error
+            })?);
+        }
+        self.push_all(rendered)
+    }
+
+    /// Picks output caps for `in_caps` from what downstream accepts.
+    fn negotiate_output(&self, in_info: &VideoInfo) -> Option<gst::Caps> {
+        let input = geometry(in_info)?;
+        let (pref_w, pref_h, pref_rate) = R::preferred(input);
+        let allowed = self.srcpad.peer_query_caps(Some(&template_caps()));
+        if allowed.is_empty() {
+            return None;
+        }
+        let mut caps = allowed.clone();
+        caps.truncate();
+        {
+            let caps = caps.make_mut();
+            let s = caps.structure_mut(0)?;
+            if s.has_field("format") {
+                s.fixate_field_str("format", in_info.format().to_str());
+            }
+            // Keep the aspect ratio when downstream fixes only one dimension.
+            let fixed = |s: &gst::StructureRef, f: &str| s.get::<i32>(f).ok();
+            let (in_w, in_h) = (in_info.width() as i64, in_info.height() as i64);
+            let (tw, th) = match (fixed(s, "width"), fixed(s, "height")) {
+                (Some(w), None) => (w, ((w as i64 * in_h + in_w / 2) / in_w).max(1) as i32),
+                (None, Some(h)) => (((h as i64 * in_w + in_h / 2) / in_h).max(1) as i32, h),
+                _ => (pref_w, pref_h),
+            };
+            s.fixate_field_nearest_int("width", tw);
+            s.fixate_field_nearest_int("height", th);
+            s.fixate_field_nearest_fraction("framerate", pref_rate);
+            if s.has_field("pixel-aspect-ratio") {
+                s.fixate_field_nearest_fraction("pixel-aspect-ratio", in_info.par());
+            }
+        }
+        caps.fixate();
+        // Carry the input's colorimetry over to YUV output when downstream left it open.
+        let out_info = VideoInfo::from_caps(&caps).ok()?;
+        if in_info.format_info().is_yuv() && out_info.format_info().is_yuv() {
+            let s = caps.structure(0)?;
+            if !s.has_field("colorimetry") {
+                let mut with = caps.clone();
+                with.make_mut().structure_mut(0)?.set("colorimetry", in_info.colorimetry().to_string());
+                if allowed.can_intersect(&with) {
+                    caps = with;
+                }
+            }
+        }
+        Some(caps)
+    }
+
+    /// New input caps (or a downstream reconfigure): drain what the old caps can still
+    /// produce, negotiate the output and start a new stretch.
+    fn set_input_caps(&self, element: &gst::Element, caps: &gst::Caps) -> Result<(), gst::FlowError> {
+        let negotiation_error = |msg: String| {
+            gst::element_error!(element, gst::CoreError::Negotiation, ["{}", msg]);
+            gst::FlowError::NotNegotiated
+        };
+        let in_info = VideoInfo::from_caps(caps).map_err(|_| negotiation_error(format!("invalid input caps {caps}")))?;
+        let Some(input) = geometry(&in_info) else {
+            return Err(negotiation_error(format!("input needs a fixed, positive frame rate, got {}", in_info.fps())));
+        };
+        self.drain(element)?;
+        let out_caps = self
+            .negotiate_output(&in_info)
+            .ok_or_else(|| negotiation_error(format!("downstream accepts no output for input {caps}")))?;
+        let out_info = VideoInfo::from_caps(&out_caps).map_err(|_| negotiation_error(format!("invalid output caps {out_caps}")))?;
+        let output = geometry(&out_info)
+            .ok_or_else(|| negotiation_error(format!("output needs a positive frame rate, got {}", out_info.fps())))?;
+        let passthrough = out_info == in_info;
+        gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
+        let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
+        let extra = self.extra.lock().unwrap().clone();
+        *self.stream.lock().unwrap() = Some(Stream {
+            in_caps: caps.clone(),
+            passthrough,
+            clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
+            out_rate: output.rate,
+            resampler: R::new_stream(input, output, &extra),
+            discont: true,
+            scratch: None,
+            in_info,
+            out_info,
+        });
+        if !self.srcpad.push_event(gst::event::Caps::new(&out_caps)) {
+            *self.stream.lock().unwrap() = None;
+            return Err(negotiation_error(format!("downstream refused {out_caps}")));
+        }
+        let new_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
+        if old_latency.is_some() && old_latency != new_latency {
+            let _ = element.post_message(gst::message::Latency::builder().src(element).build());
+        }
+        Ok(())
+    }
+
+    pub fn sink_event(&self, pad: &gst::Pad, element: &gst::Element, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(self.cat, obj = pad, "event {:?}", event.type_());
+        match event.view() {
+            EventView::Caps(c) => {
+                let caps = c.caps_owned();
+                self.set_input_caps(element, &caps).is_ok()
+            }
+            EventView::Segment(s) => {
+                if s.segment().format() != gst::Format::Time {
+                    gst::element_error!(element, gst::StreamError::Format, ["segments in {:?} format are not supported, only time", s.segment().format()]);
+                    return false;
+                }
+                self.srcpad.push_event(event)
+            }
+            EventView::Eos(_) => {
+                if let Err(e) = self.drain(element) {
+                    gst::debug!(self.cat, obj = element, "drain at EOS stopped: {:?}", e);
+                }
+                self.srcpad.push_event(event)
+            }
+            EventView::FlushStop(_) => {
+                if let Some(stream) = self.stream.lock().unwrap().as_mut() {
+                    let (input, output) = (geometry(&stream.in_info), geometry(&stream.out_info));
+                    if let (Some(input), Some(output)) = (input, output) {
+                        stream.resampler = R::new_stream(input, output, &self.extra.lock().unwrap());
+                    }
+                    stream.clock.reset();
+                    stream.discont = true;
+                }
+                self.srcpad.push_event(event)
+            }
+            _ => gst::Pad::event_default(pad, Some(element), event),
+        }
+    }
+
+    pub fn src_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        match query.view_mut() {
+            QueryViewMut::Latency(q) => {
+                let mut upstream = gst::query::Latency::new();
+                if !self.sinkpad.peer_query(&mut upstream) {
+                    return false;
+                }
+                let (live, min, max) = upstream.result();
+                let ours = self
+                    .stream
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .filter(|s| !s.passthrough)
+                    .map(|s| R::latency(s.clock.rate(), s.out_rate))
+                    .unwrap_or(gst::ClockTime::ZERO);
+                gst::debug!(self.cat, obj = pad, "latency: upstream {} ours {}", min, ours);
+                q.set(live, min + ours, max.map(|m| m + ours));
+                true
+            }
+            QueryViewMut::Caps(q) => {
+                let template = template_caps();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
+                    None => template,
+                };
+                q.set_result(&caps);
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(element), query),
+        }
+    }
+
+    pub fn sink_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+        use gst::QueryViewMut;
+        match query.view_mut() {
+            QueryViewMut::Caps(q) => {
+                let template = template_caps();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
+                    None => template,
+                };
+                q.set_result(&caps);
+                true
+            }
+            QueryViewMut::AcceptCaps(q) => {
+                let ok = q.caps().can_intersect(&template_caps()) && VideoInfo::from_caps(q.caps()).is_ok();
+                q.set_result(ok);
+                true
+            }
+            // Allocation is ours to answer: we make new buffers and never hand upstream's on.
+            QueryViewMut::Allocation(_) => false,
+            _ => gst::Pad::query_default(pad, Some(element), query),
+        }
+    }
+}
+
+/// The GObject boilerplate of one resampling element, forwarding everything to its [`Core`].
+#[macro_export]
+macro_rules! resample_element {
+    ($imp:ident, $type_name:literal, $resample:ty, $cat:ident, $long_name:literal, $description:literal) => {
+        pub struct $imp {
+            core: $crate::element::Core<$resample>,
+        }
+
+        #[glib::object_subclass]
+        impl ObjectSubclass for $imp {
+            const NAME: &'static str = $type_name;
+            type Type = super::Element;
+            type ParentType = gst::Element;
+
+            fn with_class(klass: &Self::Class) -> Self {
+                let sinkpad = gst::Pad::builder_from_template(&klass.pad_template("sink").unwrap())
+                    .chain_function(|_pad, parent, buffer| {
+                        $imp::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |imp| {
+                            imp.core.chain(imp.obj().upcast_ref(), buffer)
+                        })
+                    })
+                    .event_function(|pad, parent, event| {
+                        $imp::catch_panic_pad_function(parent, || false, |imp| {
+                            imp.core.sink_event(pad, imp.obj().upcast_ref(), event)
+                        })
+                    })
+                    .query_function(|pad, parent, query| {
+                        $imp::catch_panic_pad_function(parent, || false, |imp| {
+                            imp.core.sink_query(pad, imp.obj().upcast_ref(), query)
+                        })
+                    })
+                    .build();
+                let srcpad = gst::Pad::builder_from_template(&klass.pad_template("src").unwrap())
+                    .query_function(|pad, parent, query| {
+                        $imp::catch_panic_pad_function(parent, || false, |imp| {
+                            imp.core.src_query(pad, imp.obj().upcast_ref(), query)
+                        })
+                    })
+                    .build();
+                Self { core: $crate::element::Core::new(*$cat, sinkpad, srcpad) }
+            }
+        }
+
+        impl ObjectImpl for $imp {
+            fn properties() -> &'static [glib::ParamSpec] {
+                static PROPERTIES: std::sync::LazyLock<Vec<glib::ParamSpec>> = std::sync::LazyLock::new(|| {
+                    let mut p = $crate::element::Settings::properties();
+                    p.extend(<$resample as $crate::element::Resample>::extra_properties());
+                    p
+                });
+                PROPERTIES.as_ref()
+            }
+
+            fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+                if !self.core.settings.lock().unwrap().set(value, pspec) {
+                    let mut extra = self.core.extra.lock().unwrap();
+                    <$resample as $crate::element::Resample>::set_extra(&mut extra, value, pspec);
+                }
+            }
+
+            fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+                if let Some(v) = self.core.settings.lock().unwrap().get(pspec) {
+                    return v;
+                }
+                <$resample as $crate::element::Resample>::get_extra(&self.core.extra.lock().unwrap(), pspec)
+            }
+
+            fn constructed(&self) {
+                self.parent_constructed();
+                let obj = self.obj();
+                obj.add_pad(&self.core.sinkpad).unwrap();
+                obj.add_pad(&self.core.srcpad).unwrap();
+            }
+        }
+
+        impl GstObjectImpl for $imp {}
+
+        impl ElementImpl for $imp {
+            fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+                static METADATA: std::sync::LazyLock<gst::subclass::ElementMetadata> = std::sync::LazyLock::new(|| {
+                    gst::subclass::ElementMetadata::new(
+                        $long_name,
+                        "Filter/Converter/Video/Scaler",
+                        $description,
+                        "gst-imsm developers",
+                    )
+                });
+                Some(&*METADATA)
+            }
+
+            fn pad_templates() -> &'static [gst::PadTemplate] {
+                static TEMPLATES: std::sync::LazyLock<Vec<gst::PadTemplate>> =
+                    std::sync::LazyLock::new($crate::element::pad_templates);
+                TEMPLATES.as_ref()
+            }
+
+            fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+                if transition == gst::StateChange::ReadyToPaused {
+                    if let Err(msg) = self.core.start(self.obj().upcast_ref()) {
+                        self.post_error_message(msg);
+                        return Err(gst::StateChangeError);
+                    }
+                }
+                let ret = self.parent_change_state(transition)?;
+                if transition == gst::StateChange::PausedToReady {
+                    self.core.stop();
+                }
+                Ok(ret)
+            }
+        }
+    };
+}
