@@ -104,7 +104,8 @@ static RUNTIME: Mutex<Option<Arc<Runtime>>> = Mutex::new(None);
 
 /// Where the ONNX Runtime library is looked for, first match wins: the element's
 /// property, `ORT_DYLIB_PATH`, the path the build was configured with
-/// (`IMSM_ORT_DYLIB` at compile time), then the system's loader path.
+/// (`IMSM_ORT_DYLIB` at build time, else the copy `scripts/setup.sh` puts in the
+/// source tree), then the system's loader path.
 pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = explicit.filter(|p| !p.as_os_str().is_empty()) {
@@ -115,8 +116,9 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
         out.push(PathBuf::from(p));
         return out;
     }
-    if let Some(p) = option_env!("IMSM_ORT_DYLIB").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
+    let built_in = env!("IMSM_ORT_DYLIB_DEFAULT");
+    if !built_in.is_empty() {
+        out.push(PathBuf::from(built_in));
     }
     out.push(PathBuf::from("libonnxruntime.so"));
     out
