@@ -70,13 +70,33 @@ impl From<ProviderProp> for Provider {
     }
 }
 
-/// The model directory used when `model-dir` is not set: `IMSM_MODEL_DIR`, else the
-/// `models/` of the source tree the plugin was built from.
+/// Path of the loaded plugin file, recorded at registration, to find installed models.
+pub static PLUGIN_FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The model directory used when `model-dir` is not set, first that exists:
+/// `IMSM_MODEL_DIR`; `gst-imsm-models/` beside the plugin file; `share/gst-imsm/models`
+/// under the prefix the plugin is installed in; the `models/` of the source tree the
+/// plugin was built from.
 pub fn default_model_dir() -> PathBuf {
-    match std::env::var_os("IMSM_MODEL_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")),
+    if let Some(dir) = std::env::var_os("IMSM_MODEL_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
     }
+    let source_tree = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
+    let Some(plugin_dir) = PLUGIN_FILE.get().and_then(|f| f.parent()) else {
+        return source_tree;
+    };
+    let beside = plugin_dir.join("gst-imsm-models");
+    // <prefix>/lib[/<triplet>]/gstreamer-1.0/libgstimsm.so -> <prefix>/share/gst-imsm/models
+    let installed = plugin_dir
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "lib" || n == "lib64"))
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("share/gst-imsm/models"));
+    [Some(beside), installed]
+        .into_iter()
+        .flatten()
+        .find(|d| d.is_dir())
+        .unwrap_or(source_tree)
 }
 
 /// Properties both elements have.
@@ -201,8 +221,6 @@ struct Stream<R: Resample> {
     resampler: R,
     /// The next pushed buffer starts a new continuous stretch.
     discont: bool,
-    /// Reused conversion target for input frames.
-    scratch: Option<RgbFrame>,
 }
 
 /// The shared element body; each element's imp holds one and forwards to it.
@@ -453,7 +471,7 @@ impl<R: Resample> Core<R> {
                 }
             };
             let (w, h) = (stream.in_info.width() as usize, stream.in_info.height() as usize);
-            let mut rgb = stream.scratch.take().filter(|f| f.width == w && f.height == h).unwrap_or_else(|| RgbFrame::new(w, h));
+            let mut rgb = RgbFrame::new(w, h);
             if let Err(e) = buffer_to_rgb(&buffer, &stream.in_info, &mut rgb) {
                 gst::element_error!(element, gst::StreamError::Format, ["{}", e]);
                 return Err(gst::FlowError::Error);
@@ -533,13 +551,21 @@ impl<R: Resample> Core<R> {
             return Err(negotiation_error(format!("input needs a fixed, positive frame rate, got {}", in_info.fps())));
         };
         self.drain(element)?;
-        let out_caps = self
+        let mut out_caps = self
             .negotiate_output(&in_info)
             .ok_or_else(|| negotiation_error(format!("downstream accepts no output for input {caps}")))?;
-        let out_info = VideoInfo::from_caps(&out_caps).map_err(|_| negotiation_error(format!("invalid output caps {out_caps}")))?;
+        let mut out_info = VideoInfo::from_caps(&out_caps).map_err(|_| negotiation_error(format!("invalid output caps {out_caps}")))?;
+        // Same format, size and rate: hand buffers through untouched, under the input's own caps.
+        let same = |a: &VideoInfo, b: &VideoInfo| {
+            (a.format(), a.width(), a.height(), a.fps()) == (b.format(), b.width(), b.height(), b.fps())
+        };
+        let passthrough = same(&in_info, &out_info) && self.srcpad.peer_query_accept_caps(caps);
+        if passthrough {
+            out_caps = caps.clone();
+            out_info = in_info.clone();
+        }
         let output = geometry(&out_info)
             .ok_or_else(|| negotiation_error(format!("output needs a positive frame rate, got {}", out_info.fps())))?;
-        let passthrough = out_info == in_info;
         gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
         let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
         let extra = self.extra.lock().unwrap().clone();
@@ -550,7 +576,6 @@ impl<R: Resample> Core<R> {
             out_rate: output.rate,
             resampler: R::new_stream(input, output, &extra),
             discont: true,
-            scratch: None,
             in_info,
             out_info,
         });
@@ -577,6 +602,11 @@ impl<R: Resample> Core<R> {
                 if s.segment().format() != gst::Format::Time {
                     gst::element_error!(element, gst::StreamError::Format, ["segments in {:?} format are not supported, only time", s.segment().format()]);
                     return false;
+                }
+                // A new segment may restart the timeline (non-flushing seek): finish the
+                // old stretch under the old segment and start a fresh grid.
+                if let Err(e) = self.drain(element) {
+                    gst::debug!(self.cat, obj = element, "drain at new segment stopped: {:?}", e);
                 }
                 self.srcpad.push_event(event)
             }

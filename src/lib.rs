@@ -13,6 +13,9 @@ pub mod imsmdown;
 pub mod imsmup;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    if let Some(file) = plugin.filename() {
+        let _ = element::PLUGIN_FILE.set(file);
+    }
     imsmdown::register(plugin)?;
     imsmup::register(plugin)?;
     Ok(())
