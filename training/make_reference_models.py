@@ -9,7 +9,7 @@ same contract.
 No training, no data, no torch: the graphs are built directly with onnx.helper.
 The output bytes are deterministic (same onnx version -> identical files).
 
-Usage: python3 training/make_reference_models.py [--out DIR]   (default: <repo>/models)
+Usage: python3 training/make_reference_models.py [--out DIR]   (default: <repo>/models/reference)
 """
 
 import argparse
@@ -28,7 +28,7 @@ FLOAT = TensorProto.FLOAT
 INT64 = TensorProto.INT64
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(REPO, "models")
+DEFAULT_OUT = os.path.join(REPO, "models", "reference")
 
 
 def const(name, values, dtype):

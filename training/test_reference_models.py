@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_reference_models as gen  # noqa: E402
 
-MODELS = os.path.join(os.path.dirname(HERE), "models")
+MODELS = os.path.join(os.path.dirname(HERE), "models", "reference")
 SLOTS = 7
 TOL = 1e-5
 
@@ -352,7 +352,7 @@ def test_generator_deterministic_and_in_sync():
             assert b1 == b2, f"{name}: generator output differs between runs"
             committed = open(os.path.join(MODELS, name + ".onnx"), "rb").read()
             assert b1 == committed, (
-                f"models/{name}.onnx is out of date: run python3 training/make_reference_models.py"
+                f"models/reference/{name}.onnx is out of date: run python3 training/make_reference_models.py"
             )
 
 
