@@ -9,6 +9,7 @@ use gst::glib;
 
 pub mod element;
 pub mod engine;
+pub mod eval;
 pub mod imsmdown;
 pub mod imsmup;
 

@@ -1,0 +1,3 @@
+//! Quality measurement used by imsm-eval.
+
+pub mod metrics;
