@@ -212,6 +212,8 @@ pub trait Resample: Send + Sized + 'static {
 }
 
 struct Stream<R: Resample> {
+    input: Geometry,
+    output: Geometry,
     in_info: VideoInfo,
     out_info: VideoInfo,
     in_caps: gst::Caps,
@@ -221,6 +223,15 @@ struct Stream<R: Resample> {
     resampler: R,
     /// The next pushed buffer starts a new continuous stretch.
     discont: bool,
+}
+
+impl<R: Resample> Stream<R> {
+    /// Forgets all frames and the grid: the next input frame is frame 0 of a new stretch.
+    fn restart(&mut self, extra: &R::Extra) {
+        self.resampler = R::new_stream(self.input, self.output, extra);
+        self.clock.reset();
+        self.discont = true;
+    }
 }
 
 /// The shared element body; each element's imp holds one and forwards to it.
@@ -333,7 +344,7 @@ impl<R: Resample> Core<R> {
                 ModelError::BadModel { .. } => gst::ResourceError::OpenRead,
                 _ => gst::ResourceError::Failed,
             };
-            gst::error_msg!(kind, ["{}", e])
+            gst::error_msg!(kind, ("{}", e))
         };
         let rt = model::runtime(settings.ort_library.as_deref()).map_err(fail)?;
         if let Some(wanted) = settings.ort_library.as_deref() {
@@ -378,7 +389,7 @@ impl<R: Resample> Core<R> {
     }
 
     fn model_error(&self, element: &gst::Element, e: ModelError) -> gst::FlowError {
-        gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
+        gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
         gst::FlowError::Error
     }
 
@@ -404,19 +415,22 @@ impl<R: Resample> Core<R> {
 
     /// Everything the current stretch can still produce (EOS, caps change, jump).
     fn drain_locked(&self, element: &gst::Element, stream: &mut Stream<R>) -> Result<Rendered, gst::FlowError> {
-        if stream.passthrough {
-            return Ok(Vec::new());
-        }
-        let mut models = self.models.lock().unwrap();
-        let Some(models) = models.as_mut() else { return Ok(Vec::new()) };
-        let frames = stream.resampler.finish(models).map_err(|e| self.model_error(element, e))?;
-        let rendered = self.wrap(stream, frames).map_err(|e| {
-            gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
-            gst::FlowError::Error
-        })?;
-        stream.clock.reset();
-        stream.discont = true;
-        Ok(rendered)
+        let frames = {
+            let mut models = self.models.lock().unwrap();
+            match models.as_mut() {
+                Some(models) if !stream.passthrough => stream.resampler.finish(models),
+                _ => Ok(Vec::new()),
+            }
+        };
+        // Whatever happens to the tail, the next frame starts a new stretch.
+        let result = frames.map_err(|e| self.model_error(element, e)).and_then(|frames| {
+            self.wrap(stream, frames).map_err(|e| {
+                gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
+                gst::FlowError::Error
+            })
+        });
+        stream.restart(&self.extra.lock().unwrap());
+        result
     }
 
     fn drain(&self, element: &gst::Element) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -447,7 +461,7 @@ impl<R: Resample> Core<R> {
         {
             let mut guard = self.stream.lock().unwrap();
             let Some(stream) = guard.as_mut() else {
-                gst::element_error!(element, gst::CoreError::Negotiation, ["buffer before caps"]);
+                gst::element_error!(element, gst::CoreError::Negotiation, ("buffer before caps"));
                 return Err(gst::FlowError::NotNegotiated);
             };
             if stream.passthrough {
@@ -473,19 +487,19 @@ impl<R: Resample> Core<R> {
             let (w, h) = (stream.in_info.width() as usize, stream.in_info.height() as usize);
             let mut rgb = RgbFrame::new(w, h);
             if let Err(e) = buffer_to_rgb(&buffer, &stream.in_info, &mut rgb) {
-                gst::element_error!(element, gst::StreamError::Format, ["{}", e]);
+                gst::element_error!(element, gst::StreamError::Format, ("{}", e));
                 return Err(gst::FlowError::Error);
             }
             let frames = {
                 let mut models = self.models.lock().unwrap();
                 let Some(models) = models.as_mut() else {
-                    gst::element_error!(element, gst::CoreError::StateChange, ["models are not loaded"]);
+                    gst::element_error!(element, gst::CoreError::StateChange, ("models are not loaded"));
                     return Err(gst::FlowError::Error);
                 };
                 stream.resampler.push(models, index, rgb).map_err(|e| self.model_error(element, e))?
             };
             rendered.extend(self.wrap(stream, frames).map_err(|e| {
-                gst::element_error!(element, gst::StreamError::Failed, ["{}", e]);
+                gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
                 gst::FlowError::Error
             })?);
         }
@@ -543,14 +557,13 @@ impl<R: Resample> Core<R> {
     /// produce, negotiate the output and start a new stretch.
     fn set_input_caps(&self, element: &gst::Element, caps: &gst::Caps) -> Result<(), gst::FlowError> {
         let negotiation_error = |msg: String| {
-            gst::element_error!(element, gst::CoreError::Negotiation, ["{}", msg]);
+            gst::element_error!(element, gst::CoreError::Negotiation, ("{}", msg));
             gst::FlowError::NotNegotiated
         };
         let in_info = VideoInfo::from_caps(caps).map_err(|_| negotiation_error(format!("invalid input caps {caps}")))?;
         let Some(input) = geometry(&in_info) else {
             return Err(negotiation_error(format!("input needs a fixed, positive frame rate, got {}", in_info.fps())));
         };
-        self.drain(element)?;
         let mut out_caps = self
             .negotiate_output(&in_info)
             .ok_or_else(|| negotiation_error(format!("downstream accepts no output for input {caps}")))?;
@@ -566,10 +579,21 @@ impl<R: Resample> Core<R> {
         }
         let output = geometry(&out_info)
             .ok_or_else(|| negotiation_error(format!("output needs a positive frame rate, got {}", out_info.fps())))?;
+        let unchanged = self.stream.lock().unwrap().as_ref().is_some_and(|s| {
+            s.in_info == in_info && s.out_info == out_info && s.passthrough == passthrough
+        });
+        if unchanged {
+            // Caps sent again or a reconfigure that changes nothing: keep the grid running.
+            gst::debug!(self.cat, obj = element, "caps unchanged: {}", out_caps);
+            return Ok(());
+        }
+        self.drain(element)?;
         gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
         let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
         let extra = self.extra.lock().unwrap().clone();
         *self.stream.lock().unwrap() = Some(Stream {
+            input,
+            output,
             in_caps: caps.clone(),
             passthrough,
             clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
@@ -600,7 +624,7 @@ impl<R: Resample> Core<R> {
             }
             EventView::Segment(s) => {
                 if s.segment().format() != gst::Format::Time {
-                    gst::element_error!(element, gst::StreamError::Format, ["segments in {:?} format are not supported, only time", s.segment().format()]);
+                    gst::element_error!(element, gst::StreamError::Format, ("segments in {:?} format are not supported, only time", s.segment().format()));
                     return false;
                 }
                 // A new segment may restart the timeline (non-flushing seek): finish the
@@ -618,12 +642,7 @@ impl<R: Resample> Core<R> {
             }
             EventView::FlushStop(_) => {
                 if let Some(stream) = self.stream.lock().unwrap().as_mut() {
-                    let (input, output) = (geometry(&stream.in_info), geometry(&stream.out_info));
-                    if let (Some(input), Some(output)) = (input, output) {
-                        stream.resampler = R::new_stream(input, output, &self.extra.lock().unwrap());
-                    }
-                    stream.clock.reset();
-                    stream.discont = true;
+                    stream.restart(&self.extra.lock().unwrap());
                 }
                 self.srcpad.push_event(event)
             }

@@ -18,9 +18,10 @@ pub const WINDOW_SLOTS: usize = 7;
 pub enum Placement {
     /// A new frame with this index.
     Frame(u64),
-    /// Same grid slot as a frame already taken, or earlier than the origin: dropped.
+    /// Same grid slot as a frame already taken, or a little earlier: dropped.
     Duplicate,
-    /// The timestamp jumped further than `max_gap` frames: drain and restart the grid here.
+    /// The timestamp jumped further than `max_gap` frames, either way: drain and restart
+    /// the grid here.
     Jump,
 }
 
@@ -59,11 +60,15 @@ impl InputClock {
         let index = match pts {
             // No timestamp: the next slot on the grid.
             None => last + 1,
-            Some(pts) if pts < origin => return Placement::Duplicate,
+            Some(pts) if pts < origin => {
+                // Far before the origin is a restart of the timeline, near it a late frame.
+                let back = self.rate.nearest_frame(origin - pts) + last;
+                return if back > self.max_gap { Placement::Jump } else { Placement::Duplicate };
+            }
             Some(pts) => self.rate.nearest_frame(pts - origin),
         };
         if index <= last {
-            return Placement::Duplicate;
+            return if last - index > self.max_gap { Placement::Jump } else { Placement::Duplicate };
         }
         if index - last > self.max_gap {
             return Placement::Jump;
@@ -443,6 +448,7 @@ mod tests {
         assert_eq!(clock.place(Some(base + r.frame_time(1))), Placement::Duplicate);
         assert_eq!(clock.place(None), Placement::Frame(2));
         assert_eq!(clock.place(Some(base - 1)), Placement::Duplicate);
+        assert_eq!(clock.place(Some(base - r.frame_time(40))), Placement::Jump);
         assert_eq!(clock.place(Some(base + r.frame_time(10))), Placement::Frame(10));
         assert_eq!(clock.place(Some(base + r.frame_time(100))), Placement::Jump);
         clock.reset();
