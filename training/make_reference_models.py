@@ -36,23 +36,125 @@ def const(name, values, dtype):
     return numpy_helper.from_array(np.asarray(values, dtype=dtype), name=name)
 
 
-def resize_cubic(x, out_size, out, prefix):
-    """Nodes: out = Resize(x) to sizes [1, 3] ++ out_size, bicubic a=-0.5, half_pixel.
+CUBIC_A = -0.5  # Keys cubic coefficient (ONNX Resize cubic_coeff_a = -0.5)
 
-    Uses the initializer `nc` ([1, 3], int64). `roi` and `scales` are empty because
-    `sizes` is given.
+
+def resize_bicubic(x, out_size, out, prefix):
+    """Nodes and initializers: out = bicubic resize of x [1, C, H, W] to [1, C] ++ out_size.
+
+    Separable bicubic built from cheap ops (Gather, Mul, Add, Transpose), equivalent to
+    ONNX `Resize(mode="cubic", cubic_coeff_a=-0.5, coordinate_transformation_mode=
+    "half_pixel", exclude_outside=0)` with `sizes` given, as onnxruntime's CPU kernel
+    computes it (edge-clamped taps), but 10-40x faster there. Per axis, from the input
+    length n_in (read from x's shape at run time) and the requested length n_out (from
+    out_size):
+
+      scale  = float(n_out) / float(n_in)
+      src_i  = (i + 0.5) / scale - 0.5                   (half_pixel, float32 as in onnxruntime)
+      i0     = floor(src_i),  t = src_i - i0
+      taps_k = clamp(i0 + k, 0, n_in - 1), k = -1 .. 2   (edge replication)
+      w_k    = keys(|t - k|)                             (Keys kernel, a = -0.5; sum_k w_k = 1)
+
+    and the pass along that axis is out = sum_k w_k * Gather(src, taps_k) (4 gathers).
+    Both passes gather on axis 2 with weights broadcast as [1, 1, n_out, 1]: the W pass
+    runs first on the transposed image [1, C, W, H] and is transposed back before the H
+    pass, because onnxruntime's Gather on the last axis copies element by element and
+    is several times slower than gathering whole rows. Everything is float32 apart from
+    the int64 indices. No clipping here (bicubic overshoots): callers add Clip(0, 1).
+
+    Returns (nodes, initializers); every name starts with prefix.
     """
-    return [
-        helper.make_node("Concat", ["nc", out_size], [prefix + "sizes"], axis=0),
-        helper.make_node(
-            "Resize",
-            [x, "", "", prefix + "sizes"],
-            [out],
-            mode="cubic",
-            cubic_coeff_a=-0.5,
-            coordinate_transformation_mode="half_pixel",
-        ),
+    a = CUBIC_A
+    p = prefix
+    inits = [
+        const(p + "taps_i", [[-1], [0], [1], [2]], np.int64),  # [4, 1]
+        const(p + "taps_f", [[-1], [0], [1], [2]], np.float32),  # [4, 1]
+        const(p + "i0", 0, np.int64),  # rank-0 constants
+        const(p + "i1", 1, np.int64),
+        const(p + "i2", 2, np.int64),
+        const(p + "i3", 3, np.int64),
+        const(p + "half", 0.5, np.float32),
+        const(p + "one", 1.0, np.float32),
+        # Keys kernel: |d| <= 1: ((a + 2) |d| - (a + 3)) d^2 + 1
+        #          1 < |d| < 2: ((a |d| - 5a) |d| + 8a) |d| - 4a
+        const(p + "a_plus_2", a + 2, np.float32),
+        const(p + "a_plus_3", a + 3, np.float32),
+        const(p + "a", a, np.float32),
+        const(p + "a_times_5", 5 * a, np.float32),
+        const(p + "a_times_8", 8 * a, np.float32),
+        const(p + "a_times_4", 4 * a, np.float32),
+        const(p + "axis0", [0], np.int64),
+        const(p + "w_shape", [4, 1, 1, -1, 1], np.int64),
     ]
+    nodes = [
+        helper.make_node("Shape", [x], [p + "in_shape"]),
+        helper.make_node("Transpose", [x], [p + "xt"], perm=[0, 1, 3, 2]),  # [1, C, W, H]
+    ]
+    # (axis name, dimension of x, index in out_size, source [1, C, n_in, .], result [1, C, n_out, .])
+    passes = (
+        ("w", "i3", "i1", p + "xt", p + "w_out"),
+        ("h", "i2", "i0", p + "w_out_t", out),
+    )
+    for name, dim, out_index, src, dst in passes:
+        q = p + name + "_"
+        if name == "h":  # back to [1, C, H, w]
+            nodes.append(helper.make_node("Transpose", [p + "w_out"], [src], perm=[0, 1, 3, 2]))
+        nodes += [
+            # lengths as rank-0 tensors
+            helper.make_node("Gather", [p + "in_shape", p + dim], [q + "n_in"], axis=0),
+            helper.make_node("Gather", [out_size, p + out_index], [q + "n_out"], axis=0),
+            helper.make_node("Sub", [q + "n_in", p + "i1"], [q + "last"]),
+            helper.make_node("Cast", [q + "n_in"], [q + "n_in_f"], to=FLOAT),
+            helper.make_node("Cast", [q + "n_out"], [q + "n_out_f"], to=FLOAT),
+            helper.make_node("Div", [q + "n_out_f", q + "n_in_f"], [q + "scale"]),
+            # source coordinate of each output pixel, [n_out]
+            helper.make_node("Range", [p + "i0", q + "n_out", p + "i1"], [q + "i"]),
+            helper.make_node("Cast", [q + "i"], [q + "i_f"], to=FLOAT),
+            helper.make_node("Add", [q + "i_f", p + "half"], [q + "centre"]),
+            helper.make_node("Div", [q + "centre", q + "scale"], [q + "src_half"]),
+            helper.make_node("Sub", [q + "src_half", p + "half"], [q + "src"]),
+            helper.make_node("Floor", [q + "src"], [q + "base_f"]),
+            helper.make_node("Sub", [q + "src", q + "base_f"], [q + "frac"]),
+            helper.make_node("Cast", [q + "base_f"], [q + "base"], to=INT64),
+            # tap indices [4, n_out], clamped to [0, n_in - 1]
+            helper.make_node("Unsqueeze", [q + "base", p + "axis0"], [q + "base_row"]),
+            helper.make_node("Add", [q + "base_row", p + "taps_i"], [q + "taps_raw"]),
+            helper.make_node("Clip", [q + "taps_raw", p + "i0", q + "last"], [q + "taps"]),
+            # Keys weights [4, n_out] of the taps, at distance d = |frac - k|
+            helper.make_node("Unsqueeze", [q + "frac", p + "axis0"], [q + "frac_row"]),
+            helper.make_node("Sub", [q + "frac_row", p + "taps_f"], [q + "diff"]),
+            helper.make_node("Abs", [q + "diff"], [q + "d"]),
+            helper.make_node("Mul", [q + "d", q + "d"], [q + "d2"]),
+            helper.make_node("Mul", [q + "d", p + "a_plus_2"], [q + "near1"]),
+            helper.make_node("Sub", [q + "near1", p + "a_plus_3"], [q + "near2"]),
+            helper.make_node("Mul", [q + "near2", q + "d2"], [q + "near3"]),
+            helper.make_node("Add", [q + "near3", p + "one"], [q + "near"]),
+            helper.make_node("Mul", [q + "d", p + "a"], [q + "far1"]),
+            helper.make_node("Sub", [q + "far1", p + "a_times_5"], [q + "far2"]),
+            helper.make_node("Mul", [q + "far2", q + "d"], [q + "far3"]),
+            helper.make_node("Add", [q + "far3", p + "a_times_8"], [q + "far4"]),
+            helper.make_node("Mul", [q + "far4", q + "d"], [q + "far5"]),
+            helper.make_node("Sub", [q + "far5", p + "a_times_4"], [q + "far"]),
+            helper.make_node("LessOrEqual", [q + "d", p + "one"], [q + "is_near"]),
+            helper.make_node("Where", [q + "is_near", q + "near", q + "far"], [q + "weights"]),
+            # [4, 1, 1, n_out, 1]: tap k's weights broadcast as [1, 1, n_out, 1]
+            helper.make_node("Reshape", [q + "weights", p + "w_shape"], [q + "weights_b"]),
+        ]
+        # resample along axis 2: sum over the 4 taps of w_k * Gather(src, taps_k)
+        for k in range(4):
+            kk = p + "i" + str(k)
+            nodes += [
+                helper.make_node("Gather", [q + "taps", kk], [q + f"tap{k}"], axis=0),
+                helper.make_node("Gather", [q + "weights_b", kk], [q + f"w{k}"], axis=0),
+                helper.make_node("Gather", [src, q + f"tap{k}"], [q + f"g{k}"], axis=2),
+                helper.make_node("Mul", [q + f"g{k}", q + f"w{k}"], [q + f"t{k}"]),
+            ]
+        nodes += [
+            helper.make_node("Add", [q + "t0", q + "t1"], [q + "t01"]),
+            helper.make_node("Add", [q + "t01", q + "t2"], [q + "t012"]),
+            helper.make_node("Add", [q + "t012", q + "t3"], [dst]),
+        ]
+    return nodes, inits
 
 
 def clip01(x, out):
@@ -103,13 +205,14 @@ def make_down():
         const("one", 1.0, np.float32),
         const("fallback", 1e-4, np.float32),
         const("tiny", 1e-12, np.float32),
-        const("nc", [1, 3], np.int64),
         const("slots_rgb", [1, SLOTS, 3], np.int64),
         const("w_shape", [1, SLOTS, 1, 1, 1], np.int64),
         const("hw_start", [2], np.int64),
         const("hw_end", [4], np.int64),
         const("axis1", [1], np.int64),
     ]
+    resize_nodes, resize_inits = resize_bicubic("blended", "out_size", "resized", "lr_")
+    inits += resize_inits
     nodes = [
         # per-slot weights, [1, 7]
         helper.make_node("Mul", ["offsets", "ratio"], ["hr_offsets"]),
@@ -135,7 +238,7 @@ def make_down():
         helper.make_node("Mul", ["slots", "weights5"], ["weighted"]),
         helper.make_node("ReduceSum", ["weighted", "axis1"], ["blended"], keepdims=0),
         # space
-        *resize_cubic("blended", "out_size", "resized", "lr_"),
+        *resize_nodes,
         clip01("resized", "lr"),
     ]
     graph = helper.make_graph(nodes, "imsm_down_reference", inputs, outputs, inits)
@@ -144,7 +247,8 @@ def make_down():
         "down",
         "REFERENCE down graph (no learning): linear blend of the two HR frames around "
         "the LR instant (fallback: weights 1e-4/(1+|d|) when no frame lies within one "
-        "HR interval), then bicubic resize (a=-0.5, half_pixel) to out_size, clipped to [0,1].",
+        "HR interval), then separable bicubic (Keys a=-0.5) via Gather (half_pixel, edge-clamped "
+        "taps) to out_size, clipped to [0,1].",
     )
 
 
@@ -175,14 +279,15 @@ def make_synth():
     inits = [
         const("zero", 0.0, np.float32),
         const("one", 1.0, np.float32),
-        const("nc", [1, 3], np.int64),
     ]
+    resize_nodes, resize_inits = resize_bicubic("blended", "out_size", "resized", "frame_")
+    inits += resize_inits
     nodes = [
         helper.make_node("Sub", ["one", "t"], ["one_minus_t"]),
         helper.make_node("Mul", ["feat0", "one_minus_t"], ["part0"]),
         helper.make_node("Mul", ["feat1", "t"], ["part1"]),
         helper.make_node("Add", ["part0", "part1"], ["blended"]),
-        *resize_cubic("blended", "out_size", "resized", "frame_"),
+        *resize_nodes,
         clip01("resized", "frame"),
     ]
     graph = helper.make_graph(nodes, "imsm_synth_reference", inputs, outputs, inits)
@@ -190,7 +295,8 @@ def make_synth():
         graph,
         "synth",
         "REFERENCE synth graph (no learning): linear blend (1-t)*feat0 + t*feat1, then "
-        "bicubic resize (a=-0.5, half_pixel) to out_size, clipped to [0,1].",
+        "separable bicubic (Keys a=-0.5) via Gather (half_pixel, edge-clamped taps) to out_size, "
+        "clipped to [0,1].",
     )
 
 

@@ -5,12 +5,16 @@ Run: python3 training/test_reference_models.py   (exits non-zero on failure)
  or: python3 -m pytest training/test_reference_models.py
 
 Uses onnxruntime on the CPU. Expected images are computed with an independent
-numpy implementation of bicubic resizing (a = -0.5, half_pixel, edge-clamped taps).
+numpy implementation of bicubic resizing (a = -0.5, half_pixel, edge-clamped taps);
+the graphs' Gather-based bicubic is also checked against onnxruntime's own
+Resize(mode="cubic"), which it replaces. main() also prints the synth graph's speed
+(for the record, not asserted).
 """
 
 import os
 import sys
 import tempfile
+import time
 import traceback
 
 import numpy as np
@@ -87,8 +91,9 @@ def _resize_matrix(n_in, n_out, coord_dtype):
     """[n_out, n_in] matrix of 1-D bicubic resampling: half_pixel coordinates
     x = (i + 0.5) / (n_out / n_in) - 0.5, taps clamped to the edge (exclude_outside = 0).
 
-    coord_dtype float32 maps coordinates the way onnxruntime does (scale and x in
-    float32); float64 is the exact maths. They differ by up to ~5e-5 on 600-pixel axes.
+    coord_dtype float32 maps coordinates the way the graphs (and onnxruntime's Resize)
+    do: scale = float32(n_out) / float32(n_in), x in float32. float64 is the exact maths.
+    They differ by up to ~5e-5 on 600-pixel axes.
     """
     f = np.dtype(coord_dtype).type
     scale = f(n_out) / f(n_in)
@@ -241,6 +246,9 @@ def test_metadata_and_format():
         assert props.get("imsm.kind") == "reference", props
         assert props.get("imsm.graph") == name, props
         assert props.get("imsm.description"), props
+        # ONNX Runtime's CPU Resize(cubic) is 10-40x slower than the Gather-based bicubic
+        ops = {n.op_type for n in model.graph.node}
+        assert "Resize" not in ops, f"{name}: uses Resize"
         meta = session(name).get_modelmeta().custom_metadata_map
         assert meta.get("imsm.graph") == name, meta
 
@@ -342,6 +350,48 @@ def test_outputs_in_range_with_overshoot():
         assert_close(out, np.clip(raw, 0, 1), "synth overshoot clip")
 
 
+def _ort_cubic_resize_session():
+    """A one-node graph: onnxruntime's Resize(cubic, a=-0.5, half_pixel, exclude_outside=0),
+    which the reference graphs used before their Gather-based bicubic replaced it."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Concat", ["nc", "out_size"], ["sizes"], axis=0),
+        helper.make_node(
+            "Resize", ["x", "", "", "sizes"], ["y"],
+            mode="cubic", cubic_coeff_a=-0.5, coordinate_transformation_mode="half_pixel", exclude_outside=0,
+        ),
+    ]
+    io = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "H", "W"]),
+        helper.make_tensor_value_info("out_size", TensorProto.INT64, [2]),
+    ]
+    graph = helper.make_graph(
+        nodes, "ort_cubic", io, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [gen.const("nc", [1, 3], np.int64)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def test_matches_ort_cubic_resize():
+    """Same pixels as onnxruntime's Resize(cubic): it also clamps the taps to the edge."""
+    resize = _ort_cubic_resize_session()
+    rng = np.random.default_rng(5)
+    pairs = SIZES + [((5, 5), (64, 3)), ((3, 2), (2, 3)), ((64, 48), (17, 101))]
+    pairs += [(tuple(rng.integers(1, 64, 2)), tuple(rng.integers(1, 96, 2))) for _ in range(20)]
+    for (h, w), (H, W) in pairs:
+        for img in (rand_img(rng, h, w), checker(h, w)):
+            (want,) = resize.run(None, {"x": img, "out_size": np.array([H, W], np.int64)})
+            assert_close(run_synth(img, img, 0.0, (H, W)), np.clip(want, 0, 1), f"synth vs Resize {h}x{w}->{H}x{W}")
+            frames, off, val = window([img], [0.0])
+            got = run_down(frames, off, val, RATIO, (H, W))
+            assert_close(got, np.clip(want, 0, 1), f"down vs Resize {h}x{w}->{H}x{W}")
+
+
 def test_generator_deterministic_and_in_sync():
     with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
         p1, p2 = gen.generate(d1), gen.generate(d2)
@@ -359,6 +409,32 @@ def test_generator_deterministic_and_in_sync():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_") and callable(v)]
 
 
+def report_speed(repeats=5):
+    """Print the synth graph's time per call (median of `repeats`, one intra-op thread).
+    For the record only: nothing is asserted, machines differ too much."""
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    synth = ort.InferenceSession(os.path.join(MODELS, "synth.onnx"), opts, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(6)
+    for (h, w), (H, W) in (((240, 426), (360, 640)), ((540, 960), (1080, 1920))):
+        feed = {
+            "feat0": rand_img(rng, h, w),
+            "feat1": rand_img(rng, h, w),
+            "t": np.array([0.3], np.float32),
+            "out_size": np.array([H, W], np.int64),
+        }
+        synth.run(None, feed)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            synth.run(None, feed)
+            times.append(time.perf_counter() - start)
+        print(f"speed: synth {w}x{h} -> {W}x{H}: {1e3 * float(np.median(times)):.2f} ms per call "
+              f"(median of {repeats}, 1 thread; not asserted)")
+
+
 def main():
     failed = 0
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
@@ -371,6 +447,7 @@ def main():
             print(f"FAIL {test.__name__}")
             traceback.print_exc()
     print(f"{len(TESTS) - failed} passed, {failed} failed")
+    report_speed()
     return 1 if failed else 0
 
 
