@@ -144,11 +144,7 @@ pub fn runtime(explicit_library: Option<&Path>) -> Result<Arc<Runtime>, ModelErr
                     .with_name("gst-imsm")
                     .build()
                     .map_err(|e| ModelError::Runtime(format!("{}: {e}", candidate.display())))?;
-                let version = ort::info()
-                    .split(',')
-                    .find_map(|part| part.trim().strip_prefix("git-branch=rel-"))
-                    .unwrap_or("unknown")
-                    .to_string();
+                let version = library_version(&candidate).unwrap_or_else(|| "(version not reported)".into());
                 let rt = Arc::new(Runtime { env, library: candidate, version });
                 *guard = Some(Arc::clone(&rt));
                 return Ok(rt);
@@ -160,6 +156,28 @@ pub fn runtime(explicit_library: Option<&Path>) -> Result<Arc<Runtime>, ModelErr
         "{} (set the element's ort-library property or ORT_DYLIB_PATH to libonnxruntime.so 1.31)",
         errors.join("; ")
     )))
+}
+
+/// The version ONNX Runtime reports of itself (`OrtGetApiBase()->GetVersionString()`).
+fn library_version(path: &Path) -> Option<String> {
+    // SAFETY: the library was just loaded successfully by ort from the same path, so
+    // opening it again only takes another reference; OrtGetApiBase has this signature in
+    // every ONNX Runtime release and returns a static table whose version string is a
+    // static NUL-terminated buffer.
+    unsafe {
+        let lib = libloading::Library::new(path).ok()?;
+        let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+            lib.get(b"OrtGetApiBase").ok()?;
+        let base = get_base();
+        if base.is_null() {
+            return None;
+        }
+        let version = ((*base).GetVersionString)();
+        if version.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(version).to_string_lossy().into_owned())
+    }
 }
 
 /// What a session ended up running on, and what did not work on the way.

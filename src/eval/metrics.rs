@@ -49,24 +49,69 @@ fn luma(rgb: &[u8]) -> Vec<f32> {
 }
 
 /// Separable 11-tap Gaussian (sigma 1.5) blur with edge clamping.
+///
+/// Interior pixels skip the clamping; taps are summed in the same order everywhere, so
+/// the result is bit-identical to clamping every tap.
 fn gaussian_blur(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    const R: isize = 5;
-    let kernel: Vec<f32> = {
-        let k: Vec<f32> = (-R..=R).map(|i| (-(i * i) as f32 / (2.0 * 1.5 * 1.5)).exp()).collect();
+    const R: usize = 5;
+    const TAPS: usize = 2 * R + 1;
+    let kernel: [f32; TAPS] = {
+        let mut k = [0f32; TAPS];
+        for (j, v) in k.iter_mut().enumerate() {
+            let i = j as f32 - R as f32;
+            *v = (-(i * i) / (2.0 * 1.5 * 1.5)).exp();
+        }
         let s: f32 = k.iter().sum();
-        k.into_iter().map(|v| v / s).collect()
+        k.map(|v| v / s)
     };
     let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+    // One tap sum over `get(0..TAPS)`, in tap order.
+    let sum = |get: &dyn Fn(usize) -> f32| {
+        let mut acc = 0f32;
+        for (j, k) in kernel.iter().enumerate() {
+            acc += k * get(j);
+        }
+        acc
+    };
     let mut tmp = vec![0f32; w * h];
     for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let out = &mut tmp[y * w..(y + 1) * w];
         for x in 0..w {
-            tmp[y * w + x] = (-R..=R).map(|i| kernel[(i + R) as usize] * src[y * w + clamp(x as isize + i, w)]).sum();
+            out[x] = if x >= R && x + R < w {
+                let win = &row[x - R..x + R + 1];
+                let mut acc = 0f32;
+                for j in 0..TAPS {
+                    acc += kernel[j] * win[j];
+                }
+                acc
+            } else {
+                sum(&|j| row[clamp(x as isize + j as isize - R as isize, w)])
+            };
         }
     }
     let mut out = vec![0f32; w * h];
     for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = (-R..=R).map(|i| kernel[(i + R) as usize] * tmp[clamp(y as isize + i, h) * w + x]).sum();
+        if y >= R && y + R < h {
+            // Accumulate whole rows tap by tap (same per-pixel order as above).
+            let o = &mut out[y * w..(y + 1) * w];
+            for j in 0..TAPS {
+                let k = kernel[j];
+                let r = &tmp[(y + j - R) * w..(y + j - R + 1) * w];
+                if j == 0 {
+                    for (d, s) in o.iter_mut().zip(r) {
+                        *d = 0.0 + k * s;
+                    }
+                } else {
+                    for (d, s) in o.iter_mut().zip(r) {
+                        *d += k * s;
+                    }
+                }
+            }
+        } else {
+            for x in 0..w {
+                out[y * w + x] = sum(&|j| tmp[clamp(y as isize + j as isize - R as isize, h) * w + x]);
+            }
         }
     }
     out
@@ -123,6 +168,42 @@ mod tests {
         assert_eq!(total.mse(), Some(2.0));
         assert_eq!(SquaredError::of(&[5], &[5]).psnr(), Some(f64::INFINITY));
         assert_eq!(SquaredError::default().psnr(), None);
+    }
+
+    /// The blur with every tap clamped, as first written.
+    fn naive_blur(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+        const R: isize = 5;
+        let kernel: Vec<f32> = {
+            let k: Vec<f32> = (-R..=R).map(|i| (-(i * i) as f32 / (2.0 * 1.5 * 1.5)).exp()).collect();
+            let s: f32 = k.iter().sum();
+            k.into_iter().map(|v| v / s).collect()
+        };
+        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+        let mut tmp = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                tmp[y * w + x] = (-R..=R).map(|i| kernel[(i + R) as usize] * src[y * w + clamp(x as isize + i, w)]).sum();
+            }
+        }
+        let mut out = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                out[y * w + x] = (-R..=R).map(|i| kernel[(i + R) as usize] * tmp[clamp(y as isize + i, h) * w + x]).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_blur_matches_the_naive_one() {
+        for (w, h) in [(1, 1), (3, 20), (11, 11), (12, 13), (40, 23)] {
+            let img: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 256) as f32).collect();
+            let fast = gaussian_blur(&img, w, h);
+            let naive = naive_blur(&img, w, h);
+            for (a, b) in fast.iter().zip(&naive) {
+                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{w}x{h}: {a} vs {b}");
+            }
+        }
     }
 
     #[test]
