@@ -225,6 +225,17 @@ struct Stream<R: Resample> {
     discont: bool,
 }
 
+/// Either pad takes and gives anything of the template: the element converts format,
+/// size and rate, so what the peer can do never narrows it.
+fn answer_caps_query(q: &mut gst::query::Caps) {
+    let template = template_caps();
+    let caps = match q.filter() {
+        Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
+        None => template,
+    };
+    q.set_result(&caps);
+}
+
 impl<R: Resample> Stream<R> {
     /// Forgets all frames and the grid: the next input frame is frame 0 of a new stretch.
     fn restart(&mut self, extra: &R::Extra) {
@@ -672,12 +683,7 @@ impl<R: Resample> Core<R> {
                 true
             }
             QueryViewMut::Caps(q) => {
-                let template = template_caps();
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
-                    None => template,
-                };
-                q.set_result(&caps);
+                answer_caps_query(q);
                 true
             }
             _ => gst::Pad::query_default(pad, Some(element), query),
@@ -688,12 +694,7 @@ impl<R: Resample> Core<R> {
         use gst::QueryViewMut;
         match query.view_mut() {
             QueryViewMut::Caps(q) => {
-                let template = template_caps();
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
-                    None => template,
-                };
-                q.set_result(&caps);
+                answer_caps_query(q);
                 true
             }
             QueryViewMut::AcceptCaps(q) => {

@@ -371,18 +371,7 @@ pub fn to_rgb(
     out: &mut RgbFrame,
 ) -> Result<(), ColorError> {
     check_rgb_frame(out, layout)?;
-    let mut lens = [0usize; 3];
-    for (l, p) in lens.iter_mut().zip(planes) {
-        *l = p.len();
-    }
-    if planes.len() != layout.format.n_planes() {
-        return Err(ColorError::PlaneCount {
-            format: layout.format,
-            expected: layout.format.n_planes(),
-            got: planes.len(),
-        });
-    }
-    layout.validate(&lens[..planes.len()])?;
+    check_planes(layout, planes.iter().map(|p| p.len()))?;
     let decode = if layout.format.is_yuv() { Some(Decode::new(layout.format, colorimetry)?) } else { None };
     let (w, h) = (layout.width, layout.height);
     if w == 0 || h == 0 {
@@ -402,6 +391,19 @@ pub fn to_rgb(
     Ok(())
 }
 
+/// Checks the plane count and each plane's length against the layout.
+fn check_planes(layout: &FrameLayout, plane_lens: impl ExactSizeIterator<Item = usize>) -> Result<(), ColorError> {
+    let got = plane_lens.len();
+    if got != layout.format.n_planes() {
+        return Err(ColorError::PlaneCount { format: layout.format, expected: layout.format.n_planes(), got });
+    }
+    let mut lens = [0usize; 3];
+    for (l, p) in lens.iter_mut().zip(plane_lens) {
+        *l = p;
+    }
+    layout.validate(&lens[..got])
+}
+
 /// Converts `rgb` (same size as `layout`) back into the planes; values are clamped to
 /// `[0, 1]` and rounded to nearest. Padding bytes beyond each row's visible width are left
 /// untouched; alpha / x bytes are written as 255.
@@ -412,18 +414,7 @@ pub fn from_rgb(
     planes: &mut [&mut [u8]],
 ) -> Result<(), ColorError> {
     check_rgb_frame(rgb, layout)?;
-    let mut lens = [0usize; 3];
-    for (l, p) in lens.iter_mut().zip(planes.iter()) {
-        *l = p.len();
-    }
-    if planes.len() != layout.format.n_planes() {
-        return Err(ColorError::PlaneCount {
-            format: layout.format,
-            expected: layout.format.n_planes(),
-            got: planes.len(),
-        });
-    }
-    layout.validate(&lens[..planes.len()])?;
+    check_planes(layout, planes.iter().map(|p| p.len()))?;
     let encode = if layout.format.is_yuv() { Some(Encode::new(layout.format, colorimetry)?) } else { None };
     let (w, h) = (layout.width, layout.height);
     if w == 0 || h == 0 {

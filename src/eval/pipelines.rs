@@ -78,9 +78,20 @@ pub fn timeout_for(frames: usize, pixels: usize) -> Duration {
     Duration::from_secs_f64(60.0 + frames as f64 * 3.0 * megapixels.max(1.0))
 }
 
+/// An empty buffer the size of one `info` frame, stamped as frame `n` of `rate`.
+fn timed_buffer(info: &VideoInfo, n: u64, rate: (i32, i32)) -> Result<gst::Buffer, String> {
+    let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
+    let b = buffer.get_mut().unwrap();
+    let (pts, next) = (frame_pts(n, rate), frame_pts(n + 1, rate));
+    b.set_pts(gst::ClockTime::from_nseconds(pts));
+    b.set_duration(gst::ClockTime::from_nseconds(next - pts));
+    b.set_offset(n);
+    b.set_offset_end(n + 1);
+    Ok(buffer)
+}
+
 fn frame_pts(n: u64, rate: (i32, i32)) -> u64 {
-    // floor(n * 1e9 * den / num)
-    ((n as u128 * 1_000_000_000u128 * rate.1 as u128) / rate.0 as u128) as u64
+    crate::engine::time::mul_div_floor(n, crate::engine::time::NSECONDS_PER_SECOND * rate.1 as u64, rate.0 as u64)
 }
 
 /// Index on the grid of `rate` of a timestamp: the nearest frame instant.
@@ -99,14 +110,9 @@ pub fn rgb_stream(frames: &[Vec<u8>], width: usize, height: usize) -> Result<Str
         .map_err(|e| e.to_string())?;
     let mut buffers = Vec::with_capacity(frames.len());
     for (n, rgb) in frames.iter().enumerate() {
-        let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
+        let mut buffer = timed_buffer(&info, n as u64, rate)?;
         {
             let b = buffer.get_mut().unwrap();
-            let (pts, next) = (frame_pts(n as u64, rate), frame_pts(n as u64 + 1, rate));
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(next - pts));
-            b.set_offset(n as u64);
-            b.set_offset_end(n as u64 + 1);
             let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).map_err(|e| e.to_string())?;
             let stride = frame.plane_stride()[0] as usize;
             let data = frame.plane_data_mut(0).map_err(|e| e.to_string())?;
@@ -241,14 +247,9 @@ pub fn i420_stream(frames: &[Vec<u8>], width: usize, height: usize, colorimetry:
         let mut planar = RgbFrame::new(width, height);
         color::to_rgb(&FrameLayout::packed(PixelFormat::Rgb, width, height), Colorimetry::RGB, &[rgb], &mut planar)
             .map_err(|e| e.to_string())?;
-        let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
+        let mut buffer = timed_buffer(&info, n as u64, rate)?;
         {
             let b = buffer.get_mut().unwrap();
-            let (pts, next) = (frame_pts(n as u64, rate), frame_pts(n as u64 + 1, rate));
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(next - pts));
-            b.set_offset(n as u64);
-            b.set_offset_end(n as u64 + 1);
             let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).map_err(|e| e.to_string())?;
             let (layout, colorimetry) = engine_layout(&info, frame.plane_stride()).expect("I420 is an engine format");
             let mut planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(3).collect();
