@@ -1,0 +1,152 @@
+"""Checks of trained graphs: the contract (names, types, dynamic dims, metadata), PyTorch vs
+ONNX Runtime parity, and the invertibility of the IMSM."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from . import CONTRACT, SLOTS
+from .models import DownGraph, RevealGraph, SynthGraph, feature_channels
+
+# name -> (element type, shape as onnxruntime reports it); str = must be symbolic, None = free
+CONTRACT_IO = {
+    "down": (
+        {"frames": ("tensor(float)", [1, 21, str, str]), "offsets": ("tensor(float)", [1, 7]),
+         "valid": ("tensor(float)", [1, 7]), "ratio": ("tensor(float)", [1]),
+         "out_size": ("tensor(int64)", [2])},
+        {"lr": ("tensor(float)", [1, 3, str, str])},
+        {"quality": ("tensor(float)", [1])},
+    ),
+    "reveal": (
+        {"lr": ("tensor(float)", [1, 3, str, str])},
+        {"features": ("tensor(float)", [1, None, None, None])},
+        {"imsm": ("tensor(float)", [1])},
+    ),
+    "synth": (
+        {"feat0": ("tensor(float)", [1, None, None, None]), "feat1": ("tensor(float)", [1, None, None, None]),
+         "t": ("tensor(float)", [1]), "out_size": ("tensor(int64)", [2])},
+        {"frame": ("tensor(float)", [1, 3, str, str])},
+        {},
+    ),
+}
+
+
+def session(path, threads=2):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def _shape_ok(got, want):
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if w is str and not isinstance(g, str):
+            return False
+        if isinstance(w, int) and g != w:
+            return False
+    return True
+
+
+def check_contract(path, graph):
+    """Raise AssertionError on any deviation from models/README.md for this graph."""
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    ops = {o.domain: o.version for o in model.opset_import}
+    assert set(ops) <= {"", "ai.onnx"}, f"{graph}: custom domains {ops}"
+    assert ops.get("", ops.get("ai.onnx")) == 17, f"{graph}: opset {ops}"
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props.get("imsm.contract") == CONTRACT, props
+    assert props.get("imsm.graph") == graph, props
+    assert props.get("imsm.kind") not in (None, "", "reference"), props
+    assert props.get("imsm.description"), props
+    s = session(path)
+    req, outs, opt = CONTRACT_IO[graph]
+    got_in = {i.name: (i.type, i.shape) for i in s.get_inputs()}
+    for name, (typ, shape) in req.items():
+        assert name in got_in, f"{graph}: missing input {name}"
+        assert got_in[name][0] == typ, f"{graph}: {name} type {got_in[name][0]}"
+        assert _shape_ok(got_in[name][1], shape), f"{graph}: {name} shape {got_in[name][1]}"
+    for name in got_in:
+        assert name in req or name in opt, f"{graph}: undeclared input {name}"
+        if name in opt:
+            assert got_in[name][0] == opt[name][0], f"{graph}: {name} type"
+    got_out = {o.name: (o.type, o.shape) for o in s.get_outputs()}
+    for name, (typ, shape) in outs.items():
+        assert name in got_out, f"{graph}: missing output {name}"
+        assert got_out[name][0] == typ
+        assert _shape_ok(got_out[name][1], shape), f"{graph}: {name} shape {got_out[name][1]}"
+    meta = s.get_modelmeta().custom_metadata_map
+    assert meta.get("imsm.graph") == graph
+    return True
+
+
+def random_window(rng, H, W, n_valid=None):
+    r = float(rng.uniform(0.8, 3.2))
+    n = int(rng.integers(0, SLOTS + 1)) if n_valid is None else n_valid
+    offs = np.sort(rng.uniform(-1, 1, n)).astype(np.float32)
+    off = np.zeros((1, SLOTS), np.float32)
+    val = np.zeros((1, SLOTS), np.float32)
+    off[0, :n] = offs
+    val[0, :n] = 1
+    frames = rng.random((1, 3 * SLOTS, H, W), dtype=np.float32)
+    if 0 < n < SLOTS:
+        for k in range(n, SLOTS):
+            frames[0, 3 * k:3 * k + 3] = frames[0, 3 * (n - 1):3 * n]
+    return frames, off, val, np.array([r], np.float32)
+
+
+def parity(system, paths, cases, seed=0):
+    """Max |torch - onnxruntime| per graph over `cases` = list of (H, W, h, w)."""
+    rng = np.random.default_rng(seed)
+    system = system.cpu().eval()
+    sd, sr, ss = (session(paths[g]) for g in ("down", "reveal", "synth"))
+    mods = DownGraph(system), RevealGraph(system), SynthGraph(system)
+    c = feature_channels(system.cfg)
+    err = {"down": 0.0, "reveal": 0.0, "synth": 0.0}
+    for H, W, h, w in cases:
+        frames, off, val, ratio = random_window(rng, H, W, n_valid=int(rng.integers(1, SLOTS + 1)))
+        q = np.array([rng.uniform(0, 1)], np.float32)
+        size = np.array([h, w], np.int64)
+        feeds = {"frames": frames, "offsets": off, "valid": val, "ratio": ratio, "out_size": size}
+        if "quality" in [i.name for i in sd.get_inputs()]:
+            feeds["quality"] = q
+        o = sd.run(None, feeds)[0]
+        with torch.no_grad():
+            t = mods[0](*(torch.from_numpy(x) for x in (frames, off, val, ratio, size, q))).numpy()
+        assert o.shape == (1, 3, h, w) and t.shape == o.shape, (o.shape, t.shape)
+        err["down"] = max(err["down"], float(np.abs(o - t).max()))
+        hint = np.array([rng.choice([0.0, 0.5, 1.0])], np.float32)
+        fo = sr.run(None, {"lr": o, "imsm": hint})[0]
+        with torch.no_grad():
+            ft = mods[1](torch.from_numpy(o), torch.from_numpy(hint)).numpy()
+        assert fo.shape == (1, c, h, w), fo.shape
+        err["reveal"] = max(err["reveal"], float(np.abs(fo - ft).max()))
+        f1 = np.clip(fo + rng.normal(0, 0.05, fo.shape).astype(np.float32), -2, 2)
+        tt = np.array([rng.uniform(0, 1)], np.float32)
+        big = np.array([H, W], np.int64)
+        so = ss.run(None, {"feat0": fo, "feat1": f1, "t": tt, "out_size": big})[0]
+        with torch.no_grad():
+            st = mods[2](*(torch.from_numpy(x) for x in (fo, f1, tt, big))).numpy()
+        assert so.shape == (1, 3, H, W), so.shape
+        assert np.isfinite(so).all()
+        err["synth"] = max(err["synth"], float(np.abs(so - st).max()))
+    return err
+
+
+def invertibility(system, sizes=((1, 8, 16, 16), (2, 8, 7, 13)), seed=0):
+    """max |f^-1(f(x)) - x| over both halves (cover, latent), float32."""
+    g = torch.Generator().manual_seed(seed)
+    imsm = system.imsm.cpu().eval()
+    worst = 0.0
+    with torch.no_grad():
+        for n, _, h, w in sizes:
+            a = torch.rand(n, 3, h, w, generator=g)
+            b = torch.randn(n, system.cfg["cz"], h, w, generator=g)
+            y, r = imsm(a, b)
+            a2, b2 = imsm.inverse(y, r)
+            worst = max(worst, float((a2 - a).abs().max()), float((b2 - b).abs().max()))
+    return worst

@@ -1,0 +1,67 @@
+"""Training configurations. `small`: a CPU smoke run of a few minutes (2 cores), also
+what CI runs; `full`: one GPU (H100), about 25 minutes."""
+
+NET_SMALL = {
+    "cz": 8,  # hidden latent channels
+    "enc_ch": 24, "enc_blocks": 1,
+    "imsm_ch": 16, "imsm_blocks": 2,
+    "rev_ch": 24, "rev_blocks": 1, "feat_ch": 13,
+    "syn_ch": 24, "syn_blocks": 1, "syn_low_blocks": 1,
+    "hr_ch": 8, "mlp_ch": 16,
+    "flow_scale": 4.0,
+}
+
+NET_FULL = {
+    "cz": 16,
+    "enc_ch": 48, "enc_blocks": 3,
+    "imsm_ch": 32, "imsm_blocks": 4,
+    "rev_ch": 48, "rev_blocks": 2, "feat_ch": 29,
+    "syn_ch": 64, "syn_blocks": 3, "syn_low_blocks": 3,
+    "hr_ch": 16, "mlp_ch": 32,
+    "flow_scale": 8.0,
+}
+
+CONFIGS = {
+    "small": {
+        "net": NET_SMALL,
+        # data
+        "n_clips": 24, "max_frames": 24, "max_short": 160, "random_start": True,
+        "crop": 64, "batch": 6, "targets": 2, "p_synthetic": 0.4, "num_workers": 0,
+        # optimisation
+        "steps": 4000, "lr": 2e-3, "warmup": 50, "weight_decay": 0.0, "grad_clip": 1.0,
+        "max_minutes": 10.0, "time_budget": True,
+        # 1 thread: on the shared 2-core machine 2 threads were slower (0.44 vs 0.27 s/step)
+        "threads": 1,
+        # channel
+        "p_plain": 0.35,  # samples that are ordinary LR video (no hiding)
+        "p_chroma": 0.5, "p_codec": 0.15, "codec_start": 0.3, "crf": (16, 30),
+        # losses
+        "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
+        # evaluation after training
+        "eval_frames": 17, "eval_short": 192, "eval_max_w": 320,
+        "log_every": 25, "ckpt_every": 300,
+    },
+    "full": {
+        "net": NET_FULL,
+        "n_clips": 0, "max_frames": 96, "max_short": 360, "random_start": True,
+        "crop": 160, "batch": 16, "targets": 3, "p_synthetic": 0.4, "num_workers": 12,
+        "steps": 200000, "lr": 4e-4, "warmup": 500, "weight_decay": 0.0, "grad_clip": 1.0,
+        "max_minutes": 24.0, "time_budget": True, "threads": 8,
+        "p_plain": 0.35,
+        "p_chroma": 0.5, "p_codec": 0.3, "codec_start": 0.3, "crf": (16, 30), "codec_threads": 4,
+        "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
+        "eval_frames": 33, "eval_short": 360, "eval_max_w": 640,
+        "log_every": 100, "ckpt_every": 2000,
+    },
+}
+
+
+def get(name, **overrides):
+    import copy
+
+    cfg = copy.deepcopy(CONFIGS[name])
+    cfg["name"] = name
+    for k, v in overrides.items():
+        if v is not None:
+            cfg[k] = v
+    return cfg

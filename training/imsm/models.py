@@ -1,0 +1,321 @@
+"""The three networks of gst-imsm and their invertible core.
+
+Sender (`Down`, exported as down.onnx) for one LR frame j:
+  cover  = clip(bicubic(linear blend of the window at the LR instant)), exactly the
+           reference down graph ("plain downscale");
+  anchors: the window resampled (tent weights over the slots' HR offsets) at the fixed
+           instants TAUS = -0.75 .. 0.75 LR intervals, on a 2x LR grid, space-to-depth'd
+           to the LR grid (so the encoder sees sub-pixel detail and the motion around j);
+  z      = Encoder(anchors, cover, ratio, quality): the latent to hide (CZ channels);
+  (y, r) = IMSM(cover, z): affine coupling blocks, invertible; y (3 ch) is the
+           transmitted stego frame, r (the other CZ channels) is dropped.
+Receiver:
+  `Reveal` (reveal.onnx): (c', z') = IMSM^-1(y_received, 0), then a feature head over
+           (y, c' - y, z', imsm hint) -> features = [y, head] (3 + CF channels, LR size).
+  `Synth` (synth.onnx): from the features of LR frames j, j+1 and t: a small two-scale
+           CNN predicts flows (scaled by t and 1 - t), an occlusion logit, an LR
+           correction and LR features; output = bicubic(warped blend + correction,
+           out_size) + a per-pixel MLP over the bilinearly resized LR features and the
+           scale ratio (continuous in t and in output size).
+Every last layer that writes into the image path is zero-initialised, so an untrained
+system is exactly the reference (bicubic + linear blend) and the IMSM is the identity.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import SLOTS
+from . import ops
+
+TAUS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)
+
+
+def conv(cin, cout, k=3, stride=1, zero=False):
+    c = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+    if zero:
+        nn.init.zeros_(c.weight)
+        nn.init.zeros_(c.bias)
+    return c
+
+
+def act(x):
+    return F.leaky_relu(x, 0.2)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1 = conv(c, c)
+        self.c2 = conv(c, c)
+        # small init of the residual branch keeps early training stable
+        with torch.no_grad():
+            self.c2.weight.mul_(0.1)
+
+    def forward(self, x):
+        return x + self.c2(act(self.c1(x)))
+
+
+class SubNet(nn.Module):
+    """conv - lrelu - conv - lrelu - conv(zero-init)."""
+
+    def __init__(self, cin, cout, hidden):
+        super().__init__()
+        self.c1 = conv(cin, hidden)
+        self.c2 = conv(hidden, hidden)
+        self.c3 = conv(hidden, cout, zero=True)
+
+    def forward(self, x):
+        return self.c3(act(self.c2(act(self.c1(x)))))
+
+
+# ----------------------------------------------------------------------------- window
+def window_weights(offsets, valid, ratio, tau=0.0):
+    """Per-slot weights [N, 7] of the window resampled at `tau` LR intervals from the LR
+    instant: for tau = 0 exactly the reference down graph's weights (linear interpolation
+    between the HR frames around the instant, fallback 1e-4/(1+d) after gaps, black for a
+    window with no valid slot)."""
+    r = ratio.reshape(-1, 1)
+    dist = ((offsets - tau) * r).abs()
+    lin = valid * F.relu(1.0 - dist)
+    fb = valid * (1e-4 / (1.0 + dist))
+    lin_sum = lin.sum(1, keepdim=True)
+    w = torch.where(lin_sum > 0, lin, fb)
+    return w / torch.clamp(w.sum(1, keepdim=True), min=1e-12)
+
+
+def blend_slots(frames, w):
+    """frames [N, 21, H, W], w [N, 7] -> [N, 3, H, W] (static channel slices: trace-safe)."""
+    out = None
+    for k in range(SLOTS):
+        term = frames[:, 3 * k:3 * k + 3] * w[:, k:k + 1].reshape(-1, 1, 1, 1)
+        out = term if out is None else out + term
+    return out
+
+
+def blend_many(frames, ws):
+    """frames [N, 21, H, W], ws [N, A, 7] -> [N, A * 3, H, W] (training path, one bmm)."""
+    n, _, H, W = frames.shape
+    a = ws.shape[1]
+    out = torch.bmm(ws, frames.reshape(n, SLOTS, 3 * H * W))
+    return out.reshape(n, a * 3, H, W)
+
+
+def plain_down(frames, offsets, valid, ratio, size):
+    """The reference down graph in PyTorch: clip(bicubic(linear blend), 0, 1)."""
+    w = window_weights(offsets, valid, ratio, 0.0)
+    return ops.bicubic(blend_slots(frames, w), size).clamp(0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- IMSM
+class Coupling(nn.Module):
+    """a' = a + phi(b);  b' = b * exp(alpha * tanh(rho(a'))) + eta(a')."""
+
+    def __init__(self, ca, cb, hidden, alpha=1.0):
+        super().__init__()
+        self.cb = cb
+        self.alpha = alpha
+        self.phi = SubNet(cb, ca, hidden)
+        self.rho_eta = SubNet(ca, 2 * cb, hidden)
+
+    def _st(self, a):
+        se = self.rho_eta(a)
+        s, t = se[:, :self.cb], se[:, self.cb:]
+        return self.alpha * torch.tanh(s), t
+
+    def forward(self, a, b):
+        a = a + self.phi(b)
+        s, t = self._st(a)
+        return a, b * torch.exp(s) + t
+
+    def inverse(self, a, b):
+        s, t = self._st(a)
+        b = (b - t) * torch.exp(-s)
+        return a - self.phi(b), b
+
+
+class IMSM(nn.Module):
+    """Invertible motion steganography module: (cover [N,3], z [N,CZ]) <-> (stego, r)."""
+
+    def __init__(self, cz, hidden, blocks):
+        super().__init__()
+        self.blocks = nn.ModuleList([Coupling(3, cz, hidden) for _ in range(blocks)])
+
+    def forward(self, a, b):
+        for blk in self.blocks:
+            a, b = blk(a, b)
+        return a, b
+
+    def inverse(self, a, b):
+        for blk in reversed(self.blocks):
+            a, b = blk.inverse(a, b)
+        return a, b
+
+
+# ----------------------------------------------------------------------------- sender
+class Down(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        c = cfg["enc_ch"]
+        self.cz = cfg["cz"]
+        cin = 12 * len(TAUS) + 3 + 2
+        self.inp = conv(cin, c)
+        self.body = nn.Sequential(*[ResBlock(c) for _ in range(cfg["enc_blocks"])])
+        self.out = conv(c, self.cz)
+        self.imsm = IMSM(self.cz, cfg["imsm_ch"], cfg["imsm_blocks"])
+
+    def forward(self, frames, offsets, valid, ratio, size, quality, exporting=False):
+        w0 = window_weights(offsets, valid, ratio, 0.0)
+        cover = ops.bicubic(blend_slots(frames, w0), size).clamp(0.0, 1.0)
+        x2 = ops.resize_linear(frames, size, 2)
+        if exporting:
+            anchors = [blend_slots(x2, window_weights(offsets, valid, ratio, tau)) for tau in TAUS]
+        else:
+            ws = torch.stack([window_weights(offsets, valid, ratio, tau) for tau in TAUS], 1)
+            anchors = list(blend_many(x2, ws).split(3, 1))
+        a0 = anchors[TAUS.index(0.0)]
+        parts = []
+        for tau, a in zip(TAUS, anchors):
+            parts.append(ops.space_to_depth(a0 if tau == 0.0 else a - a0, exporting))
+        parts.append(cover)
+        parts.append(ops.const_map(cover, ratio.reshape(-1, 1) / 3.0))
+        parts.append(ops.const_map(cover, quality.reshape(-1, 1)))
+        h = act(self.inp(torch.cat(parts, 1)))
+        z = self.out(self.body(h))
+        y, r = self.imsm(cover, z)
+        return y, cover, z, r
+
+
+# ----------------------------------------------------------------------------- receiver
+class Reveal(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cz = cfg["cz"]
+        self.cf = cfg["feat_ch"]
+        c = cfg["rev_ch"]
+        self.imsm = None  # shared with Down (set by System)
+        self.inp = conv(3 + 3 + self.cz + 1, c)
+        self.body = nn.Sequential(*[ResBlock(c) for _ in range(cfg["rev_blocks"])])
+        self.out = conv(c, self.cf)
+
+    def forward(self, lr, hint, imsm):
+        zeros = lr[:, :1] * 0.0 + torch.zeros(1, self.cz, 1, 1, dtype=lr.dtype, device=lr.device)
+        c_hat, z_hat = imsm.inverse(lr, zeros)
+        hmap = ops.const_map(lr, hint.reshape(-1, 1))
+        h = act(self.inp(torch.cat([lr, c_hat - lr, z_hat, hmap], 1)))
+        f = self.out(self.body(h))
+        return torch.cat([lr, f], 1), c_hat, z_hat
+
+
+class Synth(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        cf = 3 + cfg["feat_ch"]
+        c = cfg["syn_ch"]
+        self.cg = cfg["hr_ch"]
+        # pair trunk (independent of t: computed once per pair of LR frames in training)
+        self.inp = conv(2 * cf, c)
+        self.pre = ResBlock(c)
+        self.down = conv(c, c, stride=2)
+        self.low = nn.Sequential(*[ResBlock(c) for _ in range(cfg["syn_low_blocks"])])
+        # t-conditioned part
+        self.tin = conv(c + 1, c)
+        self.post = nn.Sequential(*[ResBlock(c) for _ in range(cfg["syn_blocks"])])
+        self.flow = conv(c, 5, zero=True)  # flow t->0 (2), flow t->1 (2), occlusion logit (1)
+        self.delta = conv(c, 3, zero=True)
+        self.g = conv(c, self.cg)
+        self.mlp1 = conv(self.cg + 2, cfg["mlp_ch"], k=1)
+        self.mlp2 = conv(cfg["mlp_ch"], 3, k=1, zero=True)
+        self.flow_scale = cfg.get("flow_scale", 4.0)
+
+    def trunk(self, f0, f1, exporting=False):
+        x = act(self.inp(torch.cat([f0, f1], 1)))
+        x = self.pre(x)
+        low = self.low(act(self.down(x)))
+        return x + ops.resize_like(low, x, exporting)
+
+    def head(self, x, f0, f1, t, size, exporting=False):
+        t4 = t.reshape(-1, 1, 1, 1)
+        tm = ops.const_map(x, t.reshape(-1, 1))
+        x = x + act(self.tin(torch.cat([x, tm], 1)))
+        x = self.post(x)
+        fl = self.flow(x) * self.flow_scale
+        c0, c1 = f0[:, :3], f1[:, :3]
+        w0 = (1.0 - t4) * torch.exp(0.5 * fl[:, 4:5])
+        w1 = t4 * torch.exp(-0.5 * fl[:, 4:5])
+        i0 = ops.warp(c0, fl[:, 0:2] * t4, exporting)
+        i1 = ops.warp(c1, fl[:, 2:4] * (1.0 - t4), exporting)
+        base = (w0 * i0 + w1 * i1) / (w0 + w1 + 1e-6)
+        lr_out = base + self.delta(x)
+        hr = ops.bicubic(lr_out, size)
+        g = ops.resize_linear(self.g(x), size, 1)
+        ratio = ops.size_ratio(f0, size)
+        g = torch.cat([g, ops.maps(g, ratio)], 1)
+        hr = hr + self.mlp2(act(self.mlp1(g)))
+        return hr.clamp(0.0, 1.0)
+
+    def forward(self, f0, f1, t, size, exporting=False):
+        return self.head(self.trunk(f0, f1, exporting), f0, f1, t, size, exporting)
+
+
+class System(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = dict(cfg)
+        self.down = Down(cfg)
+        self.reveal = Reveal(cfg)
+        self.synth = Synth(cfg)
+
+    @property
+    def imsm(self):
+        return self.down.imsm
+
+    def reveal_fwd(self, lr, hint):
+        return self.reveal(lr, hint, self.imsm)
+
+    def param_counts(self):
+        def n(m):
+            return sum(p.numel() for p in m.parameters())
+
+        down_only = n(self.down) - n(self.down.imsm)
+        return {
+            "encoder": down_only,
+            "imsm": n(self.down.imsm),
+            "reveal_head": n(self.reveal),
+            "synth": n(self.synth),
+            "total": n(self),
+        }
+
+
+# ----------------------------------------------------------------------------- export wrappers
+class DownGraph(nn.Module):
+    def __init__(self, system):
+        super().__init__()
+        self.s = system
+
+    def forward(self, frames, offsets, valid, ratio, out_size, quality):
+        y, _, _, _ = self.s.down(frames, offsets, valid, ratio, out_size, quality, exporting=True)
+        return y.clamp(0.0, 1.0)
+
+
+class RevealGraph(nn.Module):
+    def __init__(self, system):
+        super().__init__()
+        self.s = system
+
+    def forward(self, lr, imsm):
+        f, _, _ = self.s.reveal(lr, imsm, self.s.imsm)
+        return f
+
+
+class SynthGraph(nn.Module):
+    def __init__(self, system):
+        super().__init__()
+        self.s = system
+
+    def forward(self, feat0, feat1, t, out_size):
+        return self.s.synth(feat0, feat1, t, out_size, exporting=True)
+
+
+def feature_channels(cfg):
+    return 3 + cfg["feat_ch"]

@@ -1,0 +1,201 @@
+"""The training loop: sender -> channel -> receiver, end to end."""
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import channel as chn
+from . import ops
+from .data import BatchMaker, BatchStream
+from .losses import charbonnier, psnr, ramp
+from .models import System, blend_slots, plain_down, window_weights
+
+
+def make_plain(win, off, val, ratio, size, rng):
+    """Ordinary low-rate video from a window (no hiding), one of:
+    the reference down (bicubic of the linear blend), an antialiased bilinear downscale of
+    the blend, or the nearest HR frame (what videorate does) downscaled either way."""
+    n = win.shape[0]
+    out = []
+    for k in range(n):
+        w_, o_, v_, r_ = win[k:k + 1], off[k:k + 1], val[k:k + 1], ratio[k:k + 1]
+        u = rng.random()
+        if u < 0.3:  # nearest frame instead of the blend
+            d = (o_.abs() + (1 - v_) * 1e3)
+            o_ = torch.zeros_like(o_)
+            v_ = F.one_hot(d.argmin(1), v_.shape[1]).float()
+        if rng.random() < 0.6:
+            out.append(plain_down(w_, o_, v_, r_, size))
+        else:
+            b = blend_slots(w_, window_weights(o_, v_, r_, 0.0))
+            out.append(F.interpolate(b, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1))
+    return torch.cat(out)
+
+
+class Trainer:
+    def __init__(self, cfg, clips, seed, device="cpu", log=print):
+        self.cfg, self.device, self.log = cfg, torch.device(device), log
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed + 17)
+        self.system = System(cfg["net"]).to(self.device)
+        self.opt = torch.optim.AdamW(self.system.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                                     betas=(0.9, 0.99))
+        self.steps = cfg["steps"]
+        self.dual = 1.0  # multiplier of the L1 cover weight (keeps stego PSNR in a band)
+        self.stego_ema = None
+        chn.set_codec_threads(cfg.get("codec_threads", 1))
+        self.t0, self.max_minutes = time.time(), None
+        if cfg["num_workers"] > 0:
+            dl = torch.utils.data.DataLoader(BatchStream(clips, cfg, seed), batch_size=None,
+                                             num_workers=cfg["num_workers"], persistent_workers=True,
+                                             prefetch_factor=4, pin_memory=self.device.type == "cuda")
+            self.batches = iter(dl)
+        else:
+            maker = BatchMaker(clips, cfg, seed)
+            self.batches = iter(lambda: maker.make(), None)
+
+    def progress(self, step):
+        """Training progress in [0, 1]: step / steps, or, with a time budget (`time_budget`
+        in the configuration), the larger of that and elapsed / max_minutes, so that the
+        schedules (learning rate, ramps) complete on a slow or shared machine."""
+        f = step / max(1, self.steps)
+        if self.cfg.get("time_budget") and self.max_minutes:
+            f = max(f, (time.time() - self.t0) / 60.0 / self.max_minutes)
+        return min(1.0, f)
+
+    def lr_at(self, step, f):
+        cfg = self.cfg
+        if step < cfg["warmup"]:
+            return cfg["lr"] * (step + 1) / cfg["warmup"]
+        return cfg["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
+
+    def step(self, step, batch, f=None):
+        cfg, dev, rng, s = self.cfg, self.device, self.rng, self.system
+        f = step / max(1, self.steps) if f is None else f
+        win = batch["win"].to(dev, non_blocking=True)
+        off, val = batch["off"].to(dev), batch["val"].to(dev)
+        ratio, tgt, tt = batch["ratio"].to(dev), batch["tgt"].to(dev, non_blocking=True), batch["t"].to(dev)
+        size = batch["size"]
+        B, K = tgt.shape[:2]
+        H, W = tgt.shape[-2:]
+        bp = int(round(B * cfg["p_plain"])) if B > 1 else 0
+        bi = B - bp
+        codec_p = cfg["p_codec"] * ramp(f, (cfg["codec_start"], cfg["codec_start"] + 0.1))
+        use_codec = rng.random() < codec_p
+        crfs = [int(rng.integers(cfg["crf"][0], cfg["crf"][1] + 1)) for _ in range(B)]
+        q = torch.zeros(B, device=dev)
+        if use_codec:
+            for n in range(B):
+                if rng.random() < 0.7:
+                    q[n] = chn.crf_to_quality(crfs[n])
+        # sender
+        cat = lambda a: torch.cat([a[0, :bi], a[1, :bi]])  # noqa: E731
+        y, cover, z, _ = s.down(cat(win), cat(off), cat(val), torch.cat([ratio[:bi]] * 2), size,
+                                torch.cat([q[:bi]] * 2))
+        with torch.no_grad():
+            plain = [make_plain(win[j, bi:], off[j, bi:], val[j, bi:], ratio[bi:], size, rng) for j in range(2)]
+        lr0 = torch.cat([y[:bi], plain[0]])
+        lr1 = torch.cat([y[bi:], plain[1]])
+        # channel
+        chroma = torch.from_numpy(rng.random(B) < cfg["p_chroma"]).to(dev).reshape(-1, 1, 1, 1)
+        lr0 = torch.where(chroma, chn.chroma420(lr0.clamp(0, 1)), lr0)
+        lr1 = torch.where(chroma, chn.chroma420(lr1.clamp(0, 1)), lr1)
+        lr0, lr1 = chn.quantize_ste(lr0), chn.quantize_ste(lr1)
+        if use_codec:
+            lr0, lr1 = chn.codec_ste(lr0, lr1, crfs)
+        # receiver
+        hint = torch.tensor([1.0 if n < bi else 0.0 for n in range(B)], device=dev)
+        unk = torch.from_numpy(rng.random(B) < 0.3).to(dev)
+        hint = torch.where(unk, torch.full_like(hint, 0.5), hint)
+        feats, _, z_hat = s.reveal_fwd(torch.cat([lr0, lr1]), torch.cat([hint, hint]))
+        f0, f1 = feats[:B], feats[B:]
+        def rep(f):
+            return f[:, None].expand(B, K, *f.shape[1:]).reshape(B * K, *f.shape[1:])
+
+        x = s.synth.trunk(f0, f1)
+        out = s.synth.head(rep(x), rep(f0), rep(f1), tt.reshape(-1), (H, W))
+        target = tgt.reshape(B * K, 3, H, W)
+        loss_rec = charbonnier(out, target)
+        # cover + latent losses (imsm samples only)
+        yc = y.clamp(0, 1)
+        l2 = F.mse_loss(yc, cover)
+        l1 = (yc - cover).abs().mean()
+        w1 = cfg["cover_l1"] * ramp(f, cfg["cover_ramp"]) * self.dual
+        zh = torch.cat([z_hat[:bi], z_hat[B:B + bi]])
+        loss_lat = F.mse_loss(zh, z.detach())
+        loss = loss_rec + cfg["cover_l2"] * l2 + w1 * l1 + cfg["latent"] * loss_lat
+        # dual update of the cover weight once the ramp has started: stego 38..42 dB vs plain
+        stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
+        self.stego_ema = stego if self.stego_ema is None else 0.9 * self.stego_ema + 0.1 * stego
+        if f >= cfg["cover_ramp"][0]:
+            if self.stego_ema < 38.0:
+                self.dual = min(self.dual * 1.03, 200.0)
+            elif self.stego_ema > 42.0:
+                self.dual = max(self.dual / 1.03, 0.05)
+        # metrics
+        with torch.no_grad():
+            o = out.reshape(B, K, 3, H, W)
+            key = (tt == 0) | (tt == 1)
+            m = {"loss": loss.item(), "rec": loss_rec.item(), "stego_psnr": stego, "lat": loss_lat.item(),
+                 "w1": w1, "codec": float(use_codec)}
+            if bi:
+                m["psnr_imsm"] = psnr(o[:bi], tgt[:bi])
+                mid = ~key[:bi]
+                if mid.any():
+                    m["psnr_imsm_mid"] = psnr(o[:bi][mid], tgt[:bi][mid])
+            if bp:
+                m["psnr_plain"] = psnr(o[bi:], tgt[bi:])
+            # the reference (bicubic + linear blend) on the same channel: for plain samples the
+            # LR frames as received; for imsm samples their plain cover (chroma + 8 bit, no codec)
+            ch = lambda v: torch.round(torch.where(chroma, chn.chroma420(v), v).clamp(0, 1) * 255) / 255  # noqa: E731
+            c0 = torch.cat([ch(torch.cat([cover[:bi], plain[0]]))[:bi], lr0[bi:]])
+            c1 = torch.cat([ch(torch.cat([cover[bi:], plain[1]]))[:bi], lr1[bi:]])
+            t4 = tt.reshape(-1, 1, 1, 1)
+            ref = ops.bicubic(rep(c0) * (1 - t4) + rep(c1) * t4, (H, W)).clamp(0, 1).reshape(B, K, 3, H, W)
+            if bi:
+                m["ref_imsm"] = psnr(ref[:bi], tgt[:bi])
+                if mid.any():
+                    m["ref_imsm_mid"] = psnr(ref[:bi][mid], tgt[:bi][mid])
+            if bp:
+                m["ref_plain"] = psnr(ref[bi:], tgt[bi:])
+        return loss, m
+
+    def train_step(self, step):
+        batch = next(self.batches)
+        f = self.progress(step)
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(step, f)
+        self.system.train()
+        loss, m = self.step(step, batch, f)
+        m["progress"] = f
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(self.system.parameters(), self.cfg["grad_clip"])
+        m["grad_norm"] = float(gn)
+        if torch.isfinite(loss):
+            self.opt.step()
+        return m
+
+    def run(self, ckpt_cb=None, max_minutes=None):
+        t0 = self.t0 = time.time()
+        self.max_minutes = max_minutes
+        agg, done = {}, 0
+        for step in range(self.steps):
+            if max_minutes and (time.time() - t0) / 60.0 > max_minutes:
+                self.log(f"time limit {max_minutes} min reached at step {step}")
+                break
+            m = self.train_step(step)
+            done = step + 1
+            for k, v in m.items():
+                agg.setdefault(k, []).append(v)
+            if done % self.cfg["log_every"] == 0 or done == self.steps:
+                el = time.time() - t0
+                self.log(f"step {done:6d} {el:7.1f}s " + " ".join(
+                    f"{k}={np.mean(v):.4g}" for k, v in agg.items()) + f" dual={self.dual:.3g}")
+                agg = {}
+            if ckpt_cb and done % self.cfg["ckpt_every"] == 0:
+                ckpt_cb(done)
+        return done, time.time() - t0

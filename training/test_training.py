@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Tests of the training code (plain asserts; exits non-zero on failure).
+
+Run: /work/torchenv/bin/python training/test_training.py       (about 2-3 minutes on 2 cores)
+     ... training/test_training.py --quick                       (skips the end-to-end smoke run)
+
+- invertibility of the IMSM (|f^-1(f(x)) - x| < 1e-4, float32);
+- an untrained system is exactly the reference (bicubic + linear blend) graphs;
+- export: contract names/types/dynamic dims/metadata, ONNX Runtime vs PyTorch parity
+  (< 1e-3) for each graph on random sizes (odd, 1x1, up and down), finite output for a
+  window with no valid slot;
+- the training and export code paths compute the same; the window rules; the channel;
+- an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation);
+- the graphs in models/imsm-small (when present) against the contract.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from imsm import checks, config, data, export, models  # noqa: E402
+from imsm import channel as chn  # noqa: E402
+
+REPO = os.path.dirname(HERE)
+torch.set_num_threads(1)
+
+
+def perturbed_system(seed=0):
+    """A system whose zero-initialised layers are randomised (so nothing is an identity)."""
+    torch.manual_seed(seed)
+    s = models.System(config.get("small")["net"])
+    with torch.no_grad():
+        for m in s.modules():
+            if isinstance(m, torch.nn.Conv2d) and float(m.weight.abs().sum()) == 0.0:
+                m.weight.normal_(0, 0.05)
+                m.bias.normal_(0, 0.01)
+    return s.eval()
+
+
+def test_invertibility():
+    s = perturbed_system(1)
+    err = checks.invertibility(s, sizes=((2, 8, 16, 16), (1, 8, 7, 13), (1, 8, 1, 1)))
+    assert err < 1e-4, err
+    # also with large inputs (scales near the tanh bound)
+    with torch.no_grad():
+        a, b = torch.rand(1, 3, 9, 11) * 4 - 2, torch.randn(1, s.cfg["cz"], 9, 11) * 3
+        y, r = s.imsm(a, b)
+        a2, b2 = s.imsm.inverse(y, r)
+    err2 = max(float((a2 - a).abs().max()), float((b2 - b).abs().max()))
+    assert err2 < 1e-4, err2
+    print(f"  max |f^-1(f(x)) - x| = {max(err, err2):.2e}")
+
+
+def test_identity_at_init():
+    """Zero-initialised last layers: down == reference down, synth(reveal) == reference synth."""
+    ref_dir = os.path.join(REPO, "models", "reference")
+    s = models.System(config.get("small")["net"]).eval()
+    with tempfile.TemporaryDirectory() as d:
+        paths = export.export_all(s, d, "imsm-test")
+        ours = {g: checks.session(p) for g, p in paths.items()}
+        ref = {g: checks.session(os.path.join(ref_dir, g + ".onnx")) for g in ("down", "synth")}
+        rng = np.random.default_rng(3)
+        for H, W, h, w in ((40, 36, 17, 15), (23, 51, 23, 51), (16, 16, 5, 3)):
+            fr, off, val, r = checks.random_window(rng, H, W, n_valid=int(rng.integers(1, 8)))
+            size = np.array([h, w], np.int64)
+            feeds = {"frames": fr, "offsets": off, "valid": val, "ratio": r, "out_size": size}
+            a = ours["down"].run(None, {**feeds, "quality": np.zeros(1, np.float32)})[0]
+            b = ref["down"].run(None, feeds)[0]
+            assert np.abs(a - b).max() < 1e-5, np.abs(a - b).max()
+            f0 = ours["reveal"].run(None, {"lr": a, "imsm": np.ones(1, np.float32)})[0]
+            f1 = ours["reveal"].run(None, {"lr": 1 - a, "imsm": np.ones(1, np.float32)})[0]
+            t = np.array([0.3], np.float32)
+            big = np.array([H, W], np.int64)
+            y = ours["synth"].run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big})[0]
+            yr = ref["synth"].run(None, {"feat0": a, "feat1": 1 - a, "t": t, "out_size": big})[0]
+            assert np.abs(y - yr).max() < 1e-5, np.abs(y - yr).max()
+
+
+def test_export_contract_and_parity():
+    s = perturbed_system(2)
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.time()
+        paths = export.export_all(s, d, "imsm-test")
+        for g, p in paths.items():
+            checks.check_contract(p, g)
+            assert os.path.getsize(p) < 4 << 20, (g, os.path.getsize(p))
+        rng = np.random.default_rng(7)
+        cases = [(int(rng.integers(1, 90)), int(rng.integers(1, 90)), int(rng.integers(1, 60)),
+                  int(rng.integers(1, 60))) for _ in range(6)]
+        cases += [(37, 53, 19, 27), (16, 16, 1, 1), (1, 1, 1, 1), (1, 1, 3, 5), (31, 29, 62, 58), (45, 80, 45, 80)]
+        err = checks.parity(s, paths, cases, seed=5)
+        assert max(err.values()) < 1e-3, err
+        # a window with no valid slot, extreme offsets and tiny sizes must stay finite
+        sd = checks.session(paths["down"])
+        for valid in (np.zeros((1, 7), np.float32), np.ones((1, 7), np.float32)):
+            out = sd.run(None, {"frames": np.random.rand(1, 21, 5, 4).astype(np.float32),
+                                "offsets": np.linspace(-9, 9, 7, dtype=np.float32)[None],
+                                "valid": valid, "ratio": np.array([0.3], np.float32),
+                                "out_size": np.array([1, 1], np.int64), "quality": np.ones(1, np.float32)})[0]
+            assert out.shape == (1, 3, 1, 1) and np.isfinite(out).all()
+        print(f"  parity max abs err {err} over {len(cases)} size cases ({time.time() - t0:.1f}s)")
+
+
+def test_training_and_export_paths_agree():
+    s = perturbed_system(3)
+    rng = np.random.default_rng(0)
+    fr, off, val, r = checks.random_window(rng, 40, 36, 5)
+    args = [torch.from_numpy(x) for x in (fr, off, val, r)]
+    with torch.no_grad():
+        a = s.down(*args, (17, 15), torch.tensor([0.3]), exporting=False)[0]
+        b = s.down(*args, torch.tensor([17, 15]), torch.tensor([0.3]), exporting=True)[0]
+        f0 = torch.rand(1, models.feature_channels(s.cfg), 12, 9)
+        f1 = torch.rand_like(f0)
+        c = s.synth(f0, f1, torch.tensor([0.6]), (25, 19))
+        e = s.synth(f0, f1, torch.tensor([0.6]), torch.tensor([25, 19]), exporting=True)
+    assert float((a - b).abs().max()) < 1e-5
+    assert float((c - e).abs().max()) < 1e-5
+
+
+def test_windows():
+    # r = 2.5 (60 -> 24 fps): LR frame 1 at HR position 2.5
+    w = data.contract_window(2.5, 2.5, lambda i: True)
+    assert [i for i, _ in w] == [0, 1, 2, 3, 4, 5], w
+    assert all(abs(o) <= 1 + 1e-6 for _, o in w)
+    assert np.all(np.diff([o for _, o in w]) > 0)
+    w = data.contract_window(0.0, 3.0, lambda i: True)
+    assert [i for i, _ in w] == [-3, -2, -1, 0, 1, 2, 3], w
+    w = data.contract_window(0.0, 0.5, lambda i: True)  # r < 1: one HR interval
+    assert [i for i, _ in w] == [-1, 0, 1], w
+    w = data.contract_window(10.0, 2.0, lambda i: i in (3, 20))  # gap: the nearest frame only
+    assert [i for i, _ in w] == [3], w
+    # the reference weights at tau = 0: r = 2.5, instant 30 % of the way from A to B
+    off = torch.tensor([[-0.12, 0.28, 0, 0, 0, 0, 0]])
+    val = torch.tensor([[1.0, 1.0, 0, 0, 0, 0, 0]])
+    wts = models.window_weights(off, val, torch.tensor([2.5]))
+    assert torch.allclose(wts[0, :2], torch.tensor([0.7, 0.3]), atol=1e-6), wts
+
+
+def test_channel():
+    x = torch.rand(2, 3, 7, 9, requires_grad=True)
+    y = chn.quantize_ste(x)
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.ones_like(x))
+    yd = y.detach() * 255
+    assert float((yd - torch.round(yd)).abs().max()) < 1e-4
+    g = torch.rand(1, 1, 7, 9).expand(1, 3, 7, 9)
+    assert float((chn.chroma420(g) - g).abs().max()) < 1e-5  # grey has no chroma
+    fr = (np.random.default_rng(0).random((2, 17, 23, 3)) * 255).astype(np.uint8)
+    dec, nbytes = chn.x264_roundtrip(fr, 23)
+    assert dec.shape == fr.shape and nbytes > 0
+    # codec in the loop: forward = decoded frames, gradient = identity; threaded == sequential
+    y0 = torch.rand(3, 3, 10, 14, requires_grad=True)
+    y1 = torch.rand(3, 3, 10, 14)
+    q0, q1 = chn.quantize_ste(y0), chn.quantize_ste(y1)
+    a0, a1 = chn.codec_ste(q0, q1, [18, 23, 28])
+    chn.set_codec_threads(3)
+    b0, b1 = chn.codec_ste(q0, q1, [18, 23, 28])
+    chn.set_codec_threads(1)
+    assert torch.equal(a0, b0) and torch.equal(a1, b1)
+    assert float((a0.detach() - q0.detach()).abs().max()) > 0  # the codec changed something
+    a0.sum().backward()
+    assert torch.allclose(y0.grad, torch.ones_like(y0))
+
+
+def test_smoke_small():
+    import train
+
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.time()
+        rc = train.main(["--config", "small", "--seed", "3", "--out", d, "--steps", "60", "--n-clips", "4",
+                         "--max-frames", "12", "--eval-clips", "tennis", "--eval-frames", "7"])
+        assert rc == 0
+        for f in ("down.onnx", "reveal.onnx", "synth.onnx", "provenance.json", "checkpoint.pt"):
+            assert os.path.exists(os.path.join(d, f)), f
+        prov = json.load(open(os.path.join(d, "provenance.json")))
+        assert prov["steps"] == 60, prov["steps"]
+        assert max(prov["checks"]["parity_max_abs_err"].values()) < 1e-3
+        assert prov["checks"]["invertibility_max_abs_err"] < 1e-4
+        assert prov["evaluation"]["rows"], "no evaluation rows"
+        assert set(prov["data"]["held_out_train_clips"]).isdisjoint(c["clip"] for c in prov["data"]["train_clips"])
+        for g in ("down", "reveal", "synth"):
+            checks.check_contract(os.path.join(d, g + ".onnx"), g)
+        el = time.time() - t0
+        print(f"  smoke run {el:.0f}s")
+        assert el < 300, el
+
+
+def test_shipped_small_graphs():
+    d = os.path.join(REPO, "models", "imsm-small")
+    if not os.path.exists(os.path.join(d, "down.onnx")):
+        print("  (models/imsm-small not present: skipped)")
+        return
+    for g in ("down", "reveal", "synth"):
+        checks.check_contract(os.path.join(d, g + ".onnx"), g)
+    prov = json.load(open(os.path.join(d, "provenance.json")))
+    assert max(prov["checks"]["parity_max_abs_err"].values()) < 1e-3
+    assert prov["checks"]["invertibility_max_abs_err"] < 1e-4
+
+
+TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
+         test_identity_at_init, test_export_contract_and_parity, test_shipped_small_graphs, test_smoke_small]
+
+
+def main(argv):
+    quick = "--quick" in argv
+    failed = 0
+    for t in TESTS:
+        if quick and t is test_smoke_small:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            print(f"PASS {t.__name__} ({time.time() - t0:.1f}s)", flush=True)
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print(f"FAIL {t.__name__}", flush=True)
+            traceback.print_exc()
+    print(f"{len(TESTS) - failed if not quick else len(TESTS) - 1 - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
