@@ -3,7 +3,8 @@
 #   1. cargo test: library unit tests, integration tests (tests/) and the examples'
 #      unit tests (the dev profile is optimised, see Cargo.toml), then doc tests;
 #   2. the reference ONNX graphs against their contract (training/test_reference_models.py);
-#   3. the example scripts, headless, on the bundled clip (small sizes, to out/ci/).
+#   3. the example scripts, headless, on the bundled clip (small sizes, to out/ci/);
+#   4. with IMSM_TRAINING_TESTS=1, the training smoke run and checks (training/test_training.py).
 # Runs every step and exits non-zero if any failed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +33,17 @@ step "examples/transcode.sh" bash examples/transcode.sh media/flower_cc0.mp4 out
 step "examples/abr-ladder.sh" env RUNGS="320x180@30000/1001:300 256x144@15000/1001:150" \
     bash examples/abr-ladder.sh media/flower_cc0.mp4 out/ci/ladder
 step "examples/display-adapt.sh" bash examples/display-adapt.sh --headless out/ci/transcode.mp4 480x270 60
+
+# The training smoke run (data -> train -> export -> ONNX parity, invertibility) needs
+# PyTorch, a multi-GB install: opt in with IMSM_TRAINING_TESTS=1.
+if [[ "${IMSM_TRAINING_TESTS:-0}" == 1 ]]; then
+    step "training environment" bash -c \
+        'test -x .venv-train/bin/python || python3 -m venv .venv-train; .venv-train/bin/pip install -q -r training/requirements-train.txt'
+    step "training" .venv-train/bin/python training/test_training.py
+else
+    echo
+    echo "=== training: not run (set IMSM_TRAINING_TESTS=1 to install PyTorch and run training/test_training.py)"
+fi
 
 echo
 if ((${#failed[@]})); then
