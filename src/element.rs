@@ -179,6 +179,12 @@ impl Settings {
     }
 }
 
+/// `n / d` reduced, as a caps fraction (saturating at the 32-bit range of caps).
+pub fn fraction(n: u64, d: u64) -> gst::Fraction {
+    let g = crate::engine::time::gcd(n, d).max(1);
+    gst::Fraction::new((n / g).min(i32::MAX as u64) as i32, (d / g).min(i32::MAX as u64) as i32)
+}
+
 /// Size and rate of one side of the element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {

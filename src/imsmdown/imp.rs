@@ -41,9 +41,7 @@ impl Resample for Down {
     type Extra = DownExtra;
 
     fn preferred(input: Geometry) -> (i32, i32, gst::Fraction) {
-        let (n, d) = (input.rate.num(), input.rate.den() * 2);
-        let g = crate::engine::time::gcd(n, d);
-        let rate = gst::Fraction::new((n / g).min(i32::MAX as u64) as i32, (d / g).min(i32::MAX as u64) as i32);
+        let rate = crate::element::fraction(input.rate.num(), input.rate.den() * 2);
         (half_even(input.width), half_even(input.height), rate)
     }
 

@@ -38,9 +38,7 @@ impl Resample for Up {
     type Extra = UpExtra;
 
     fn preferred(input: Geometry) -> (i32, i32, gst::Fraction) {
-        let (n, d) = (input.rate.num() * 2, input.rate.den());
-        let g = crate::engine::time::gcd(n, d);
-        let rate = gst::Fraction::new((n / g).min(i32::MAX as u64) as i32, (d / g).min(i32::MAX as u64) as i32);
+        let rate = crate::element::fraction(input.rate.num() * 2, input.rate.den());
         (double(input.width), double(input.height), rate)
     }
 
