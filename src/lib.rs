@@ -7,6 +7,7 @@
 
 use gst::glib;
 
+pub mod bench;
 pub mod element;
 pub mod engine;
 pub mod eval;
