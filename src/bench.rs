@@ -631,18 +631,6 @@ fn i420_caps(w: usize, h: usize, fps: i32) -> gst::Caps {
         .build()
 }
 
-fn message_text(msg: &gst::Message) -> String {
-    let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
-    match msg.view() {
-        gst::MessageView::Error(e) => {
-            let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-            format!("{source}: {}{debug}", e.error())
-        }
-        gst::MessageView::Warning(w) => format!("{source}: {}", w.error()),
-        _ => format!("{source}: unexpected message"),
-    }
-}
-
 /// "(CPU execution provider, ...)" in the elements' INFO message -> "CPU".
 pub fn provider_of(text: &str) -> Option<String> {
     let end = text.find(" execution provider")?;
@@ -670,9 +658,9 @@ fn wait_for(
             continue;
         };
         match msg.view() {
-            gst::MessageView::Error(_) => return Err(message_text(&msg)),
+            gst::MessageView::Error(_) => return Err(crate::eval::pipelines::error_text(&msg)),
             gst::MessageView::Warning(_) => {
-                let w = message_text(&msg);
+                let w = crate::eval::pipelines::error_text(&msg);
                 if !warnings.contains(&w) {
                     warnings.push(w);
                 }
@@ -738,7 +726,7 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
                 // The element posted why on the bus.
                 let why = bus
                     .pop_filtered(&[gst::MessageType::Error])
-                    .map(|m| message_text(&m))
+                    .map(|m| crate::eval::pipelines::error_text(&m))
                     .unwrap_or_else(|| "the pipeline did not start".into());
                 return Err(why);
             }

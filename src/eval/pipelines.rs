@@ -298,7 +298,8 @@ fn i420_buffer(planes: &[u8], info: &VideoInfo) -> Result<gst::Buffer, String> {
     Ok(buffer)
 }
 
-fn error_text(msg: &gst::Message) -> String {
+/// "element path: message (debug)" for an error or warning from a pipeline's bus.
+pub(crate) fn error_text(msg: &gst::Message) -> String {
     let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "pipeline".into());
     match msg.view() {
         gst::MessageView::Error(e) => {
