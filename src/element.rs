@@ -225,7 +225,6 @@ struct Stream<R: Resample> {
     in_caps: gst::Caps,
     passthrough: bool,
     clock: InputClock,
-    out_rate: Rate,
     resampler: R,
     /// The next pushed buffer starts a new continuous stretch.
     discont: bool,
@@ -265,7 +264,10 @@ pub struct Core<R: Resample> {
 /// Frames rendered under the lock, pushed after it is released.
 type Rendered = Vec<gst::Buffer>;
 
-fn layout_of(info: &VideoInfo) -> Result<(FrameLayout, Colorimetry), String> {
+/// The engine's view of a mapped frame of `info` whose planes have `strides`: pixel
+/// format, size, strides and the colorimetry to convert with (unknown YUV matrices
+/// follow GStreamer's default by size: BT.709 from 720 lines up, else BT.601).
+pub fn engine_layout(info: &VideoInfo, strides: &[i32]) -> Result<(FrameLayout, Colorimetry), String> {
     let format = match info.format() {
         VideoFormat::I420 => PixelFormat::I420,
         VideoFormat::Nv12 => PixelFormat::Nv12,
@@ -295,11 +297,11 @@ fn layout_of(info: &VideoInfo) -> Result<(FrameLayout, Colorimetry), String> {
     } else {
         Colorimetry { matrix: Matrix::Identity, range: Range::Full }
     };
-    let mut strides = [0usize; 3];
-    for (i, s) in info.stride().iter().take(3).enumerate() {
-        strides[i] = *s as usize;
+    let mut plane_strides = [0usize; 3];
+    for (d, s) in plane_strides.iter_mut().zip(strides) {
+        *d = usize::try_from(*s).map_err(|_| format!("negative stride {s}"))?;
     }
-    Ok((FrameLayout { format, width: info.width() as usize, height: info.height() as usize, strides }, colorimetry))
+    Ok((FrameLayout { format, width: info.width() as usize, height: info.height() as usize, strides: plane_strides }, colorimetry))
 }
 
 fn geometry(info: &VideoInfo) -> Option<Geometry> {
@@ -316,10 +318,9 @@ fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) 
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
         .map_err(|_| "input buffer could not be mapped as a video frame".to_string())?;
     // Strides may differ per buffer (video meta), so take them from the frame.
-    let (mut layout, colorimetry) = layout_of(info)?;
+    let (layout, colorimetry) = engine_layout(info, frame.plane_stride())?;
     let mut planes: Vec<&[u8]> = Vec::with_capacity(3);
     for p in 0..layout.format.n_planes() {
-        layout.strides[p] = frame.plane_stride()[p] as usize;
         planes.push(frame.plane_data(p as u32).map_err(|e| e.to_string())?);
     }
     color::to_rgb(&layout, colorimetry, &planes, out).map_err(|e| e.to_string())
@@ -331,7 +332,7 @@ fn rgb_to_buffer(rgb: &RgbFrame, info: &VideoInfo) -> Result<gst::Buffer, String
         let buf = buffer.get_mut().expect("new buffer is writable");
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, info)
             .map_err(|_| "output buffer could not be mapped".to_string())?;
-        let (layout, colorimetry) = layout_of(info)?;
+        let (layout, colorimetry) = engine_layout(info, frame.plane_stride())?;
         let n = layout.format.n_planes();
         let mut planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(n).collect();
         color::from_rgb(rgb, &layout, colorimetry, &mut planes).map_err(|e| e.to_string())?;
@@ -417,8 +418,8 @@ impl<R: Resample> Core<R> {
         for (index, rgb) in frames {
             let mut buffer = rgb_to_buffer(&rgb, &stream.out_info)?;
             let b = buffer.get_mut().unwrap();
-            b.set_pts(gst::ClockTime::from_nseconds(origin + stream.out_rate.frame_time(index)));
-            b.set_duration(gst::ClockTime::from_nseconds(stream.out_rate.frame_duration(index)));
+            b.set_pts(gst::ClockTime::from_nseconds(origin + stream.output.rate.frame_time(index)));
+            b.set_duration(gst::ClockTime::from_nseconds(stream.output.rate.frame_duration(index)));
             b.set_offset(index);
             b.set_offset_end(index + 1);
             if stream.discont {
@@ -614,7 +615,6 @@ impl<R: Resample> Core<R> {
             in_caps: caps.clone(),
             passthrough,
             clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
-            out_rate: output.rate,
             resampler: R::new_stream(input, output, &extra),
             discont: true,
             in_info,
@@ -682,7 +682,7 @@ impl<R: Resample> Core<R> {
                     .unwrap()
                     .as_ref()
                     .filter(|s| !s.passthrough)
-                    .map(|s| R::latency(s.clock.rate(), s.out_rate))
+                    .map(|s| R::latency(s.input.rate, s.output.rate))
                     .unwrap_or(gst::ClockTime::ZERO);
                 gst::debug!(self.cat, obj = pad, "latency: upstream {} ours {}", min, ours);
                 q.set(live, min + ours, max.map(|m| m + ours));

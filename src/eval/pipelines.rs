@@ -13,7 +13,7 @@ use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoInfo};
 
 use super::settings::{key_int_max, Channel, SOURCE_FPS};
-use crate::engine::color::{self, Colorimetry, FrameLayout, Matrix, PixelFormat, Range};
+use crate::engine::color::{self, Colorimetry, FrameLayout, PixelFormat};
 use crate::engine::RgbFrame;
 
 /// Video buffers of one caps, in presentation order.
@@ -145,35 +145,6 @@ pub fn colorimetry_for(height: usize) -> &'static str {
     if height >= 720 { "bt709" } else { "bt601" }
 }
 
-/// The engine's view of a raw video frame layout, for the formats it converts.
-fn engine_layout(info: &VideoInfo, strides: &[i32]) -> Option<(FrameLayout, Colorimetry)> {
-    let format = match info.format() {
-        VideoFormat::I420 => PixelFormat::I420,
-        VideoFormat::Nv12 => PixelFormat::Nv12,
-        VideoFormat::Rgb => PixelFormat::Rgb,
-        _ => return None,
-    };
-    let colorimetry = if format.is_yuv() {
-        let c = info.colorimetry();
-        let matrix = match c.matrix() {
-            gst_video::VideoColorMatrix::Bt709 | gst_video::VideoColorMatrix::Smpte240m => Matrix::Bt709,
-            gst_video::VideoColorMatrix::Bt2020 => Matrix::Bt2020,
-            gst_video::VideoColorMatrix::Bt601 | gst_video::VideoColorMatrix::Fcc => Matrix::Bt601,
-            _ if info.height() >= 720 => Matrix::Bt709,
-            _ => Matrix::Bt601,
-        };
-        let range = if c.range() == gst_video::VideoColorRange::Range0_255 { Range::Full } else { Range::Limited };
-        Colorimetry::new(matrix, range)
-    } else {
-        Colorimetry::RGB
-    };
-    let mut s = [0usize; 3];
-    for (d, v) in s.iter_mut().zip(strides) {
-        *d = *v as usize;
-    }
-    Some((FrameLayout { format, width: info.width() as usize, height: info.height() as usize, strides: s }, colorimetry))
-}
-
 /// Packed RGB of one frame. YUV is converted with the engine's colour code (exact
 /// BT.601/709 matrices in float, rounded to nearest, bilinear chroma upsampling), not
 /// with videoconvert, whose 8-bit RGB <-> YUV paths are biased (an RGB -> I420 -> RGB
@@ -182,7 +153,7 @@ fn engine_layout(info: &VideoInfo, strides: &[i32]) -> Option<(FrameLayout, Colo
 fn frame_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, fallback: Option<&gst_video::VideoConverter>) -> Result<Vec<u8>, String> {
     let (w, h) = (info.width() as usize, info.height() as usize);
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).map_err(|_| "could not map a frame".to_string())?;
-    if let Some((layout, colorimetry)) = engine_layout(info, frame.plane_stride()) {
+    if let Some((layout, colorimetry)) = crate::element::engine_layout(info, frame.plane_stride()).ok() {
         if layout.format == PixelFormat::Rgb {
             drop(frame);
             return packed_rgb(buffer, info, w, h);
@@ -213,7 +184,7 @@ fn frame_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, fallback: Option<&gst
 /// position when it has none). Later frames on a taken index are dropped.
 pub fn to_rgb_frames(stream: &Stream, grid: (i32, i32)) -> Result<Vec<(u64, Vec<u8>)>, String> {
     let info = stream.info()?;
-    let fallback = if engine_layout(&info, info.stride()).is_some() {
+    let fallback = if crate::element::engine_layout(&info, info.stride()).is_ok() {
         None
     } else {
         let rgb_info = VideoInfo::builder(VideoFormat::Rgb, info.width(), info.height()).fps(info.fps()).build().map_err(|e| e.to_string())?;
@@ -251,7 +222,7 @@ pub fn i420_stream(frames: &[Vec<u8>], width: usize, height: usize, colorimetry:
         {
             let b = buffer.get_mut().unwrap();
             let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).map_err(|e| e.to_string())?;
-            let (layout, colorimetry) = engine_layout(&info, frame.plane_stride()).expect("I420 is an engine format");
+            let (layout, colorimetry) = crate::element::engine_layout(&info, frame.plane_stride()).expect("I420 is an engine format");
             let mut planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(3).collect();
             color::from_rgb(&planar, &layout, colorimetry, &mut planes).map_err(|e| e.to_string())?;
         }
