@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of the training code (plain asserts; exits non-zero on failure).
 
-Run: /work/torchenv/bin/python training/test_training.py       (about 2-3 minutes on 2 cores)
+Run: .venv-train/bin/python training/test_training.py          (about 1 minute on 2 cores)
      ... training/test_training.py --quick                       (skips the end-to-end smoke run)
 
 - invertibility of the IMSM (|f^-1(f(x)) - x| < 1e-4, float32);
@@ -25,13 +25,67 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+REPO = os.path.dirname(HERE)
+MEDIA_CLIP = os.path.join(REPO, "media", "flower_cc0.mp4")
+
+
+def make_fixture_library(root):
+    """A two-clip library in the layout of ../shared/video, cut from the repository's own
+    CC0 clip: frames 0-29 to train on, 30-59 as a dev clip (never trained on). The smoke run only needs the data
+    path to work end to end; no quality is claimed from it."""
+    import csv
+
+    import cv2
+
+    cap = cv2.VideoCapture(MEDIA_CLIP)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < 60:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(bgr)
+    cap.release()
+    assert len(frames) == 60, f"{MEDIA_CLIP}: {len(frames)} frames decoded"
+    rows = []
+    for split, clip, part in (("train", "media_flower_a", frames[:30]), ("dev", "media_flower_b", frames[30:])):
+        d = os.path.join(root, split, clip)
+        os.makedirs(d)
+        h, w = part[0].shape[:2]
+        # Lossless-enough and always available in opencv's bundled FFmpeg: MJPEG at top quality.
+        wr = cv2.VideoWriter(os.path.join(d, "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        wr.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+        for f in part:
+            wr.write(f)
+        wr.release()
+        rows.append({"split": split, "clip": clip, "file": "clip.avi", "fps": f"{fps:.5f}",
+                     "frames": str(len(part)), "width": str(w), "height": str(h)})
+    with open(os.path.join(root, "manifest.csv"), "w", newline="") as f:
+        wcsv = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wcsv.writeheader()
+        wcsv.writerows(rows)
+
+
+# Without the clip library beside the repository (a clean CI clone), or with
+# IMSM_TEST_FIXTURE_VIDEO=1, the smoke run trains on the fixture library; set before
+# `imsm.data` reads IMSM_VIDEO_ROOT.
+FIXTURE_DIR = None
+if os.environ.get("IMSM_TEST_FIXTURE_VIDEO") == "1" or (not os.environ.get("IMSM_VIDEO_ROOT") and not os.path.exists(
+        os.path.join(os.path.dirname(REPO), "shared", "video", "manifest.csv"))):
+    import atexit
+    import shutil
+
+    FIXTURE_DIR = tempfile.mkdtemp(prefix="imsm-fixture-video-")
+    atexit.register(shutil.rmtree, FIXTURE_DIR, True)
+    make_fixture_library(FIXTURE_DIR)
+    os.environ["IMSM_VIDEO_ROOT"] = FIXTURE_DIR
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from imsm import checks, config, data, export, models  # noqa: E402
 from imsm import channel as chn  # noqa: E402
 
-REPO = os.path.dirname(HERE)
 torch.set_num_threads(1)
 
 
@@ -177,8 +231,11 @@ def test_smoke_small():
 
     with tempfile.TemporaryDirectory() as d:
         t0 = time.time()
+        # The fixture library holds one training clip and one dev clip (media_flower_b).
+        eval_clip = "media_flower_b" if FIXTURE_DIR else "tennis"
+        print(f"  video library: {data.VIDEO_ROOT}")
         rc = train.main(["--config", "small", "--seed", "3", "--out", d, "--steps", "60", "--n-clips", "4",
-                         "--max-frames", "12", "--eval-clips", "tennis", "--eval-frames", "7"])
+                         "--max-frames", "12", "--eval-clips", eval_clip, "--eval-frames", "7"])
         assert rc == 0
         for f in ("down.onnx", "reveal.onnx", "synth.onnx", "provenance.json", "checkpoint.pt"):
             assert os.path.exists(os.path.join(d, f)), f

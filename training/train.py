@@ -187,7 +187,8 @@ def main(argv=None):
         "wall_time_s": {"data": round(t_data, 1), "train": round(t_train, 1), "eval": round(t_eval, 1),
                         "total": round(time.time() - t_start, 1)},
         "data": {
-            "video_root": "../shared/video (not in the repository)",
+            "video_root": ("../shared/video (not in the repository)" if data.VIDEO_ROOT == data.DEFAULT_VIDEO_ROOT
+                           else data.VIDEO_ROOT),
             "train_clips": clip_info,
             "held_out_train_clips": list(data.VAL_CLIPS),
             "dev_clips_evaluated": [c for c in eval_clips if c in data.DEV_EVAL_CLIPS],

@@ -28,7 +28,10 @@ import torch.nn.functional as F
 from . import SLOTS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VIDEO_ROOT = os.path.join(os.path.dirname(REPO), "shared", "video")
+# The clip library (manifest.csv + <split>/<clip>/<file>); IMSM_VIDEO_ROOT points elsewhere
+# (the CI smoke run uses a two-clip library cut from the repository's own media/ clip).
+DEFAULT_VIDEO_ROOT = os.path.join(os.path.dirname(REPO), "shared", "video")
+VIDEO_ROOT = os.environ.get("IMSM_VIDEO_ROOT") or DEFAULT_VIDEO_ROOT
 
 # Training clips held out for validation (never trained on); dev/ clips are evaluated too.
 VAL_CLIPS = ("davis_soapbox", "tennis", "kivy_city_cc0", "sam2_cups")
