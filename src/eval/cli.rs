@@ -196,7 +196,12 @@ fn steps_per_clip(o: &Options, mci: bool) -> usize {
     let imsm = m(Method::Imsm);
     let codecs = o.channels.iter().filter(|c| c.is_codec()).count();
     let ups = m(Method::Classic) + m(Method::Blend) + m(Method::ImsmPlain) + (m(Method::Mci) * mci as usize) + imsm;
-    let per_setting = classic + imsm + (classic.max(imsm)) + codecs * (classic + imsm) + o.channels.len() * ups;
+    // imsmdown once per distinct channel quality.
+    let mut qualities: Vec<u64> = o.channels.iter().map(|c| c.quality_hint().to_bits()).collect();
+    qualities.sort_unstable();
+    qualities.dedup();
+    let downs = classic + imsm * qualities.len();
+    let per_setting = downs + (classic.max(imsm)) + codecs * (classic + imsm) + o.channels.len() * ups;
     let direct = m(Method::Direct) * codecs;
     1 + o.settings.len() * per_setting + direct
 }
@@ -389,24 +394,34 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
         } else {
             None
         };
-        let imsm_lr = if has(Method::Imsm) {
-            ctx.progress.step(&format!("{tag}: imsmdown"));
-            attempt!(format!("{}: imsmdown", setting.name), pipelines::down_imsm(&source.stream, &source.i420, lw, lh, rate, &ctx.imsm, &ctx.imsm.models))
-                .map(|(s, i)| (cut_to_span(s, setting, source.frames.len()), i))
-        } else {
-            None
-        };
+        // imsmdown runs once per distinct channel quality it is told (lossless = 0).
+        let mut imsm_lrs: Vec<(u64, Option<(Stream, pipelines::RunInfo)>)> = Vec::new();
+        if has(Method::Imsm) {
+            for &ch in &o.channels {
+                let q = ch.quality_hint();
+                if imsm_lrs.iter().any(|(bits, _)| *bits == q.to_bits()) {
+                    continue;
+                }
+                ctx.progress.step(&format!("{tag}: imsmdown channel-quality={q}"));
+                let lr = attempt!(
+                    format!("{}: imsmdown", setting.name),
+                    pipelines::down_imsm(&source.stream, &source.i420, lw, lh, rate, &ctx.imsm, &ctx.imsm.models, q)
+                )
+                .map(|(s, i)| (cut_to_span(s, setting, source.frames.len()), i));
+                imsm_lrs.push((q.to_bits(), lr));
+            }
+        }
         let reference = if classic_family || has(Method::Imsm) {
             ctx.progress.step(&format!("{tag}: reference down"));
             attempt!(
                 format!("{}: reference imsmdown", setting.name),
-                pipelines::down_imsm(&source.stream, &source.i420, lw, lh, rate, &ctx.imsm, &ctx.imsm.reference)
+                pipelines::down_imsm(&source.stream, &source.i420, lw, lh, rate, &ctx.imsm, &ctx.imsm.reference, 0.0)
                     .and_then(|(s, info)| Ok((pipelines::to_rgb_frames(&s, rate)?, info)))
             )
         } else {
             None
         };
-        for (_, info) in [&classic_lr, &imsm_lr].into_iter().flatten() {
+        for (_, info) in classic_lr.iter().chain(imsm_lrs.iter().filter_map(|(_, lr)| lr.as_ref())) {
             ctx.seen.absorb(info);
         }
         if let Some((_, info)) = &reference {
@@ -458,7 +473,8 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
                     }
                 }
             }
-            if let Some((lr, _)) = &imsm_lr {
+            let imsm_lr = imsm_lrs.iter().find(|(bits, _)| *bits == ch.quality_hint().to_bits()).and_then(|(_, lr)| lr.as_ref());
+            if let Some((lr, _)) = imsm_lr {
                 if ch.is_codec() {
                     ctx.progress.step(&format!("{tag}: imsm channel"));
                 }
@@ -605,7 +621,7 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         notes.push(format!("{label}: {}", dir.display()));
     }
     notes.push(format!(
-        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain; imsmdown channel-quality left at 0",
+        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, 0 for lossless (the training's mapping)",
         o.threads,
         o.provider,
         if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") }
@@ -712,10 +728,13 @@ mod tests {
     #[test]
     fn step_count_matches_plan() {
         let o = parse_args(&args("--settings t2s2 --channels lossless,crf23 x.mp4")).unwrap().unwrap();
-        // decode 1; per setting: classic down, imsmdown, reference down (3) + 2 codec
-        // channel runs + 2 channels x 5 ups; direct: 1 codec run.
-        assert_eq!(steps_per_clip(&o, true), 1 + (3 + 2 + 10) + 1);
-        assert_eq!(steps_per_clip(&o, false), 1 + (3 + 2 + 8) + 1);
+        // decode 1; per setting: classic down, imsmdown at channel-quality 0 and 0.52,
+        // reference down (4) + 2 codec channel runs + 2 channels x 5 ups; direct: 1 codec run.
+        assert_eq!(steps_per_clip(&o, true), 1 + (4 + 2 + 10) + 1);
+        assert_eq!(steps_per_clip(&o, false), 1 + (4 + 2 + 8) + 1);
+        // Channels with the same quality hint share one imsmdown run.
+        let o = parse_args(&args("--settings t2s2 --channels crf5,crf8 --methods imsm x.mp4")).unwrap().unwrap();
+        assert_eq!(steps_per_clip(&o, true), 1 + (1 + 1 + 2 + 2));
     }
 
     #[test]

@@ -594,9 +594,23 @@ pub fn down_classic(source: &Stream, w: usize, h: usize, rate: (i32, i32)) -> Re
 }
 
 /// imsmdown with the graphs in `dir` from the RGB source to I420 `w` x `h` at `rate`
-/// with the colorimetry of `like`.
-pub fn down_imsm(source: &Stream, like: &Stream, w: usize, h: usize, rate: (i32, i32), config: &ImsmConfig, dir: &Path) -> Result<(Stream, RunInfo), String> {
-    let desc = format!("appsrc name=src ! imsmdown {} ! {} ! appsink name=sink", config.props(dir), i420_caps(w, h, rate, like));
+/// with the colorimetry of `like`, told the channel's quality (`channel-quality`).
+#[allow(clippy::too_many_arguments)]
+pub fn down_imsm(
+    source: &Stream,
+    like: &Stream,
+    w: usize,
+    h: usize,
+    rate: (i32, i32),
+    config: &ImsmConfig,
+    dir: &Path,
+    quality: f64,
+) -> Result<(Stream, RunInfo), String> {
+    let desc = format!(
+        "appsrc name=src ! imsmdown {} channel-quality={quality} ! {} ! appsink name=sink",
+        config.props(dir),
+        i420_caps(w, h, rate, like)
+    );
     run(&desc, source, timeout_of(source, 0), limit_of(source, rate))
 }
 

@@ -196,6 +196,16 @@ impl Channel {
         Ok(out)
     }
 
+    /// imsmdown's `channel-quality` for this channel, as the training maps it
+    /// (`training/imsm/channel.py: crf_to_quality`): 0 lossless, CRF c -> (c - 10) / 25
+    /// clipped to [0, 1].
+    pub fn quality_hint(self) -> f64 {
+        match self {
+            Channel::Lossless => 0.0,
+            Channel::Crf(c) => ((c as f64 - 10.0) / 25.0).clamp(0.0, 1.0),
+        }
+    }
+
     pub fn is_codec(self) -> bool {
         matches!(self, Channel::Crf(_))
     }
@@ -287,6 +297,16 @@ pub fn key_int_max(rate: (i32, i32)) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quality_hint_follows_the_training_mapping() {
+        assert_eq!(Channel::Lossless.quality_hint(), 0.0);
+        assert_eq!(Channel::Crf(5).quality_hint(), 0.0);
+        assert!((Channel::Crf(18).quality_hint() - 0.32).abs() < 1e-12);
+        assert!((Channel::Crf(23).quality_hint() - 0.52).abs() < 1e-12);
+        assert!((Channel::Crf(28).quality_hint() - 0.72).abs() < 1e-12);
+        assert_eq!(Channel::Crf(40).quality_hint(), 1.0);
+    }
 
     #[test]
     fn presets() {
