@@ -552,7 +552,7 @@ fn say(o: &Options, msg: &str) {
 }
 
 fn session_config(o: &Options) -> SessionConfig {
-    SessionConfig { provider: o.provider, device_id: 0, threads: o.threads as usize }
+    SessionConfig { provider: o.provider, threads: o.threads as usize, ..Default::default() }
 }
 
 fn fps_of(frames: u64, time: Duration) -> Result<f64, String> {

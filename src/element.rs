@@ -107,6 +107,8 @@ pub struct Settings {
     pub model_dir: Option<PathBuf>,
     pub ort_library: Option<PathBuf>,
     pub threads: u32,
+    pub tensorrt_cache_dir: Option<PathBuf>,
+    pub tensorrt_fp16: bool,
 }
 
 impl Settings {
@@ -141,6 +143,18 @@ impl Settings {
                 .default_value(0)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecString::builder("tensorrt-cache-dir")
+                .nick("TensorRT cache directory")
+                .blurb("Where TensorRT keeps built engines and its timing cache, so a second start is fast \
+                        (default: $XDG_CACHE_HOME/gst-imsm/tensorrt, else ~/.cache/gst-imsm/tensorrt)")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecBoolean::builder("tensorrt-fp16")
+                .nick("TensorRT fp16")
+                .blurb("Let TensorRT run the synth graph in fp16; the invertible down/reveal pair stays fp32")
+                .default_value(false)
+                .mutable_ready()
+                .build(),
         ]
     }
 
@@ -153,6 +167,8 @@ impl Settings {
             "model-dir" => self.model_dir = path(value),
             "ort-library" => self.ort_library = path(value),
             "threads" => self.threads = value.get().unwrap(),
+            "tensorrt-cache-dir" => self.tensorrt_cache_dir = path(value),
+            "tensorrt-fp16" => self.tensorrt_fp16 = value.get().unwrap(),
             _ => return false,
         }
         true
@@ -166,12 +182,20 @@ impl Settings {
             "model-dir" => self.model_dir.clone().unwrap_or_else(default_model_dir).display().to_string().to_value(),
             "ort-library" => path(&self.ort_library),
             "threads" => self.threads.to_value(),
+            "tensorrt-cache-dir" => self.session_config().tensorrt_cache_dir().display().to_string().to_value(),
+            "tensorrt-fp16" => self.tensorrt_fp16.to_value(),
             _ => return None,
         })
     }
 
     pub fn session_config(&self) -> SessionConfig {
-        SessionConfig { provider: self.provider.into(), device_id: self.device_id, threads: self.threads as usize }
+        SessionConfig {
+            provider: self.provider.into(),
+            device_id: self.device_id,
+            threads: self.threads as usize,
+            tensorrt_cache_dir: self.tensorrt_cache_dir.clone(),
+            tensorrt_fp16: self.tensorrt_fp16,
+        }
     }
 
     pub fn model_dir(&self) -> PathBuf {

@@ -103,6 +103,21 @@ fn corrupt_synth_only() {
     assert!(text.contains("synth.onnx"), "{text}");
 }
 
+/// A graph made for an older version of the model contract is refused by name, with the
+/// versions in the message (tests/fixtures/contract-v1-reveal.onnx is the v1 reference
+/// reveal graph).
+#[test]
+fn older_contract_version() {
+    let dir = temp_dir("contract-v1");
+    copy_models(&dir);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/contract-v1-reveal.onnx");
+    std::fs::copy(fixture, dir.join("reveal.onnx")).unwrap();
+    let (err, text) = start_fails("imsmup", set_dir(&dir));
+    assert!(err.matches(gst::ResourceError::OpenRead), "{err:?} {text}");
+    assert!(text.contains("reveal.onnx") && text.contains("contract version 1"), "{text}");
+    assert!(text.contains("runs version 2"), "{text}");
+}
+
 /// Valid ONNX files that do not follow the contract (another graph under the name).
 #[test]
 fn wrong_contract() {
@@ -111,7 +126,7 @@ fn wrong_contract() {
     std::fs::copy(models_dir().join("reveal.onnx"), dir.join("down.onnx")).unwrap();
     let (err, text) = start_fails("imsmdown", set_dir(&dir));
     assert!(err.matches(gst::ResourceError::OpenRead), "{err:?} {text}");
-    assert!(text.contains("down.onnx") && text.contains("'frames'"), "{text}");
+    assert!(text.contains("down.onnx") && text.contains("'frame0'"), "{text}");
 
     let dir = temp_dir("swapped-up");
     copy_models(&dir);
@@ -137,8 +152,31 @@ fn cuda_provider_on_cpu_runtime() {
 
 #[test]
 fn tensorrt_provider_on_cpu_runtime() {
-    let (_, text) = start_fails("imsmdown", |e| e.set_property_from_str("provider", "tensorrt"));
+    let cache = temp_dir("trt-cache").join("engines");
+    let (_, text) = start_fails("imsmdown", |e| {
+        e.set_property_from_str("provider", "tensorrt");
+        e.set_property("tensorrt-cache-dir", cache.to_str().unwrap());
+        e.set_property("tensorrt-fp16", true);
+    });
     assert!(text.contains("TensorRT"), "{text}");
+    // Nothing is written for a provider this ONNX Runtime build does not have.
+    assert!(!cache.exists(), "{} was created", cache.display());
+}
+
+/// The TensorRT cache directory reads back as the directory that will be used.
+#[test]
+fn tensorrt_properties() {
+    init();
+    for factory in ["imsmdown", "imsmup"] {
+        let e = gst::ElementFactory::make(factory).build().unwrap();
+        let default: String = e.property("tensorrt-cache-dir");
+        assert!(default.ends_with("gst-imsm/tensorrt"), "{factory}: {default}");
+        assert!(!e.property::<bool>("tensorrt-fp16"));
+        e.set_property("tensorrt-cache-dir", "/srv/trt");
+        assert_eq!(e.property::<String>("tensorrt-cache-dir"), "/srv/trt");
+        e.set_property("tensorrt-cache-dir", None::<&str>);
+        assert_eq!(e.property::<String>("tensorrt-cache-dir"), default);
+    }
 }
 
 /// Runs to EOS and returns the texts of the element's INFO messages.

@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
-from imsm import data, evaluate  # noqa: E402
+from imsm import checks, data, evaluate  # noqa: E402
 
 
 def time_graphs(model_dir, lr_hw, hr_hw, threads, reps=5):
@@ -28,7 +28,7 @@ def time_graphs(model_dir, lr_hw, hr_hw, threads, reps=5):
     h, w = lr_hw
     H, W = hr_hw
     rng = np.random.default_rng(0)
-    frames = rng.random((1, 21, H, W), dtype=np.float32)
+    frames = checks.split_frames(rng.random((1, 21, H, W), dtype=np.float32))  # frame0 .. frame6
     off = np.array([[-0.8, -0.4, 0, 0.4, 0.8, 0, 0]], np.float32)
     val = np.array([[1, 1, 1, 1, 1, 0, 0]], np.float32)
     res = {}

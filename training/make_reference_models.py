@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 IR_VERSION = 8
-CONTRACT = "1"
+CONTRACT = "2"  # models/README.md; v2: down takes frame0..frame6 instead of frames
 SLOTS = 7  # HR frames in the down window
 FLOAT = TensorProto.FLOAT
 INT64 = TensorProto.INT64
@@ -191,9 +191,12 @@ def make_down():
     lin_k = valid_k * relu(1 - a_k)       (linear interpolation between the bracketing frames)
     fb_k  = valid_k * 1e-4 / (1 + a_k)    (fallback: nearest frames weigh most)
     w     = lin if sum(lin) > 0 else fb
+
+    Contract v2: slot k is its own input frame{k} [1, 3, H, W]; the blend is a Sum over
+    the seven weighted inputs (no 21-channel window tensor is built).
     """
-    inputs = [
-        helper.make_tensor_value_info("frames", FLOAT, [1, 3 * SLOTS, "H", "W"]),
+    frame_inputs = [f"frame{k}" for k in range(SLOTS)]
+    inputs = [helper.make_tensor_value_info(n, FLOAT, [1, 3, "H", "W"]) for n in frame_inputs] + [
         helper.make_tensor_value_info("offsets", FLOAT, [1, SLOTS]),
         helper.make_tensor_value_info("valid", FLOAT, [1, SLOTS]),
         helper.make_tensor_value_info("ratio", FLOAT, [1]),
@@ -205,14 +208,13 @@ def make_down():
         const("one", 1.0, np.float32),
         const("fallback", 1e-4, np.float32),
         const("tiny", 1e-12, np.float32),
-        const("slots_rgb", [1, SLOTS, 3], np.int64),
-        const("w_shape", [1, SLOTS, 1, 1, 1], np.int64),
-        const("hw_start", [2], np.int64),
-        const("hw_end", [4], np.int64),
+        const("w_shape", [1, SLOTS, 1, 1], np.int64),
         const("axis1", [1], np.int64),
     ]
     resize_nodes, resize_inits = resize_bicubic("blended", "out_size", "resized", "lr_")
     inits += resize_inits
+    slot_weights = [f"w{k}" for k in range(SLOTS)]
+    weighted = [f"weighted{k}" for k in range(SLOTS)]
     nodes = [
         # per-slot weights, [1, 7]
         helper.make_node("Mul", ["offsets", "ratio"], ["hr_offsets"]),
@@ -229,14 +231,12 @@ def make_down():
         helper.make_node("ReduceSum", ["w", "axis1"], ["w_sum"], keepdims=1),
         helper.make_node("Max", ["w_sum", "tiny"], ["w_norm"]),
         helper.make_node("Div", ["w", "w_norm"], ["weights"]),
-        helper.make_node("Reshape", ["weights", "w_shape"], ["weights5"]),
-        # frames [1, 21, H, W] -> [1, 7, 3, H, W], weighted sum over slots -> [1, 3, H, W]
-        helper.make_node("Shape", ["frames"], ["frames_shape"]),
-        helper.make_node("Slice", ["frames_shape", "hw_start", "hw_end"], ["hw"]),
-        helper.make_node("Concat", ["slots_rgb", "hw"], ["slots_shape"], axis=0),
-        helper.make_node("Reshape", ["frames", "slots_shape"], ["slots"]),
-        helper.make_node("Mul", ["slots", "weights5"], ["weighted"]),
-        helper.make_node("ReduceSum", ["weighted", "axis1"], ["blended"], keepdims=0),
+        # [1, 7] -> [1, 7, 1, 1] -> seven [1, 1, 1, 1] per-slot scalars
+        helper.make_node("Reshape", ["weights", "w_shape"], ["weights4"]),
+        helper.make_node("Split", ["weights4"], slot_weights, axis=1),
+        # weighted sum over the seven frame inputs [1, 3, H, W] -> [1, 3, H, W]
+        *[helper.make_node("Mul", [f, wk], [out]) for f, wk, out in zip(frame_inputs, slot_weights, weighted)],
+        helper.make_node("Sum", weighted, ["blended"]),
         # space
         *resize_nodes,
         clip01("resized", "lr"),

@@ -30,11 +30,12 @@ SLOTS = 7
 TOL = 1e-5
 
 # name -> (element type, shape as onnxruntime reports it). `str`: a free dimension that
-# must be dynamic (symbolic); None: the graph's choice (fixed or dynamic).
+# must be dynamic (symbolic); a string such as "H": a dynamic dimension of exactly that
+# name (contract v2: frame0 .. frame6 share H and W); None: the graph's choice.
 CONTRACT = {
     "down": (
         {
-            "frames": ("tensor(float)", [1, 21, str, str]),
+            **{f"frame{k}": ("tensor(float)", [1, 3, "H", "W"]) for k in range(SLOTS)},
             "offsets": ("tensor(float)", [1, 7]),
             "valid": ("tensor(float)", [1, 7]),
             "ratio": ("tensor(float)", [1]),
@@ -140,23 +141,26 @@ def checker(h, w):
 def window(slots, offsets):
     """Pack a down window: slots = list of [1,3,H,W] (valid ones), offsets in LR intervals.
 
-    Empty slots hold a copy of the last valid slot, offset 0, valid 0 (as the element does).
+    Returns (frames, offsets, valid) with frames = list of the 7 slots' [1,3,H,W] arrays
+    (fed as frame0 .. frame6, contract v2). Empty slots hold a copy of the last valid
+    slot, offset 0, valid 0 (as the element does).
     """
     n = len(slots)
     assert 1 <= n <= SLOTS and len(offsets) == n
-    frames = np.concatenate(list(slots) + [slots[-1]] * (SLOTS - n), axis=1)
+    frames = [np.array(x, np.float32) for x in list(slots) + [slots[-1]] * (SLOTS - n)]
     off = np.zeros((1, SLOTS), np.float32)
     off[0, :n] = offsets
     val = np.zeros((1, SLOTS), np.float32)
     val[0, :n] = 1
-    return frames.astype(np.float32), off, val
+    return frames, off, val
 
 
 def run_down(frames, offsets, valid, ratio, out_hw):
+    assert len(frames) == SLOTS
     return session("down").run(
         ["lr"],
         {
-            "frames": frames,
+            **{f"frame{k}": f for k, f in enumerate(frames)},
             "offsets": offsets,
             "valid": valid,
             "ratio": np.array([ratio], np.float32),
@@ -225,6 +229,8 @@ def test_io_contract():
                         continue
                     if w is str:
                         assert not isinstance(d, int), f"{name} {io} {n}: fixed dim in {got[n].shape}"
+                    elif isinstance(w, str):
+                        assert d == w, f"{name} {io} {n}: dim {d!r} is not the symbolic {w!r} in {got[n].shape}"
                     else:
                         assert d == w, f"{name} {io} {n}: shape {got[n].shape} != {shape}"
         for n, ty in optional.items():
@@ -242,7 +248,7 @@ def test_metadata_and_format():
         assert model.ir_version == 8, model.ir_version
         assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)], model.opset_import
         props = {p.key: p.value for p in model.metadata_props}
-        assert props.get("imsm.contract") == "1", props
+        assert props.get("imsm.contract") == "2", props
         assert props.get("imsm.kind") == "reference", props
         assert props.get("imsm.graph") == name, props
         assert props.get("imsm.description"), props
@@ -251,6 +257,17 @@ def test_metadata_and_format():
         assert "Resize" not in ops, f"{name}: uses Resize"
         meta = session(name).get_modelmeta().custom_metadata_map
         assert meta.get("imsm.graph") == name, meta
+
+
+def test_down_reads_each_frame_once():
+    """Contract v2: each frame input is used once, by a Mul with its slot's weight (summed
+    afterwards); the graph builds no 21-channel window (no Concat/Reshape of frames)."""
+    model = onnx.load(os.path.join(MODELS, "down.onnx"))
+    for k in range(SLOTS):
+        users = [n for n in model.graph.node if f"frame{k}" in n.input]
+        assert [n.op_type for n in users] == ["Mul"], (k, [n.op_type for n in users])
+    sums = [n for n in model.graph.node if n.op_type == "Sum"]
+    assert len(sums) == 1 and len(sums[0].input) == SLOTS, sums
 
 
 def test_down_blend_30_percent():
@@ -282,7 +299,8 @@ def test_down_window_layouts():
     # empty slots are ignored even when they hold garbage at offset 0
     slots5 = [rand_img(rng, H, W) for _ in HR_OFFSETS]
     frames, off, val = window(slots5, LR_OFFSETS)
-    frames[:, 3 * len(slots5):] = 1e3
+    for k in range(len(slots5), SLOTS):
+        frames[k][:] = 1e3
     got = run_down(frames, off, val, RATIO, (H, W))
     assert_close(got, 0.7 * slots5[A_SLOT].astype(np.float64) + 0.3 * slots5[B_SLOT], "down masked")
     # no frame within one HR interval (a gap): fallback weights, nearest frames weigh most

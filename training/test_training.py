@@ -10,8 +10,10 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   (< 1e-3) for each graph on random sizes (odd, 1x1, up and down), finite output for a
   window with no valid slot;
 - the training and export code paths compute the same; the window rules; the channel;
-- an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation);
-- the graphs in models/imsm-small (when present) against the contract.
+- an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation), then
+  reexport.py on its directory (same graphs from the checkpoint, an "exports" entry);
+- the graphs in models/imsm-small (when present) against the contract (version 2: down
+  takes frame0 .. frame6).
 """
 
 import json
@@ -83,7 +85,7 @@ if os.environ.get("IMSM_TEST_FIXTURE_VIDEO") == "1" or (not os.environ.get("IMSM
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imsm import checks, config, data, export, models  # noqa: E402
+from imsm import CONTRACT, checks, config, data, export, models  # noqa: E402
 from imsm import channel as chn  # noqa: E402
 
 torch.set_num_threads(1)
@@ -127,7 +129,7 @@ def test_identity_at_init():
         for H, W, h, w in ((40, 36, 17, 15), (23, 51, 23, 51), (16, 16, 5, 3)):
             fr, off, val, r = checks.random_window(rng, H, W, n_valid=int(rng.integers(1, 8)))
             size = np.array([h, w], np.int64)
-            feeds = {"frames": fr, "offsets": off, "valid": val, "ratio": r, "out_size": size}
+            feeds = {**checks.frame_feeds(fr), "offsets": off, "valid": val, "ratio": r, "out_size": size}
             a = ours["down"].run(None, {**feeds, "quality": np.zeros(1, np.float32)})[0]
             b = ref["down"].run(None, feeds)[0]
             assert np.abs(a - b).max() < 1e-5, np.abs(a - b).max()
@@ -157,7 +159,7 @@ def test_export_contract_and_parity():
         # a window with no valid slot, extreme offsets and tiny sizes must stay finite
         sd = checks.session(paths["down"])
         for valid in (np.zeros((1, 7), np.float32), np.ones((1, 7), np.float32)):
-            out = sd.run(None, {"frames": np.random.rand(1, 21, 5, 4).astype(np.float32),
+            out = sd.run(None, {**checks.frame_feeds(np.random.rand(1, 21, 5, 4).astype(np.float32)),
                                 "offsets": np.linspace(-9, 9, 7, dtype=np.float32)[None],
                                 "valid": valid, "ratio": np.array([0.3], np.float32),
                                 "out_size": np.array([1, 1], np.int64), "quality": np.ones(1, np.float32)})[0]
@@ -247,9 +249,60 @@ def test_smoke_small():
         assert set(prov["data"]["held_out_train_clips"]).isdisjoint(c["clip"] for c in prov["data"]["train_clips"])
         for g in ("down", "reveal", "synth"):
             checks.check_contract(os.path.join(d, g + ".onnx"), g)
+        # reexport.py: the same graphs again from checkpoint.pt, training record untouched
+        import reexport
+
+        before = {g: open(os.path.join(d, g + ".onnx"), "rb").read() for g in ("down", "reveal", "synth")}
+        assert reexport.main(["--models", d]) == 0
+        prov2 = json.load(open(os.path.join(d, "provenance.json")))
+        entry = prov2.pop("exports")
+        assert prov2 == prov, "reexport.py altered the training record"
+        assert len(entry) == 1 and entry[0]["contract"] == CONTRACT, entry
+        assert max(entry[0]["parity_max_abs_err"].values()) < 1e-3 and entry[0]["invertibility_max_abs_err"] < 1e-4
+        for g in ("down", "reveal", "synth"):
+            checks.check_contract(os.path.join(d, g + ".onnx"), g)
+            assert open(os.path.join(d, g + ".onnx"), "rb").read() == before[g], f"{g}: re-export differs"
         el = time.time() - t0
         print(f"  smoke run {el:.0f}s")
         assert el < 300, el
+
+
+def test_resume_in_segments():
+    """A run split by --segment-minutes / --resume (the GPU machine allows 10 minutes per
+    command) pauses with EXIT_PAUSED, continues where it stopped, finishes with the planned
+    steps and records each segment; --resume on a finished run only re-exports."""
+    import torch
+
+    import train
+
+    with tempfile.TemporaryDirectory() as d:
+        common = ["--config", "small", "--seed", "5", "--out", d, "--steps", "40", "--n-clips", "2",
+                  "--max-frames", "8", "--eval-clips", "none", "--resume"]
+        rc = train.main(common + ["--segment-minutes", "0.02"])
+        assert rc == train.EXIT_PAUSED, rc
+        assert not os.path.exists(os.path.join(d, "down.onnx")), "a paused run must not export"
+        ck = torch.load(os.path.join(d, "checkpoint.pt"), weights_only=False)
+        first = ck["step"]
+        assert 0 < first < 40 and "trainer" in ck and len(ck["segments"]) == 1, (first, ck.keys())
+        rc = train.main(common)
+        assert rc == 0, rc
+        prov = json.load(open(os.path.join(d, "provenance.json")))
+        assert prov["steps"] == 40, prov["steps"]
+        segs = prov["segments"]
+        assert [(sg["step_from"], sg["step_to"]) for sg in segs] == [(0, first), (first, 40)], segs
+        assert "trainer" not in torch.load(os.path.join(d, "checkpoint.pt"), weights_only=False)
+        before = {g: open(os.path.join(d, g + ".onnx"), "rb").read() for g in ("down", "reveal", "synth")}
+        assert train.main(common) == 0  # finished: export again, same graphs, same steps
+        prov2 = json.load(open(os.path.join(d, "provenance.json")))
+        assert prov2["steps"] == 40 and prov2["segments"] == segs
+        for g in ("down", "reveal", "synth"):
+            assert open(os.path.join(d, g + ".onnx"), "rb").read() == before[g], g
+        # another configuration or seed cannot resume this run
+        try:
+            train.main([a if a != "5" else "6" for a in common])
+            raise AssertionError("resuming with another seed was accepted")
+        except SystemExit as e:
+            assert e.code == 2
 
 
 def test_shipped_small_graphs():
@@ -262,17 +315,23 @@ def test_shipped_small_graphs():
     prov = json.load(open(os.path.join(d, "provenance.json")))
     assert max(prov["checks"]["parity_max_abs_err"].values()) < 1e-3
     assert prov["checks"]["invertibility_max_abs_err"] < 1e-4
+    if prov["contract"] != CONTRACT:  # trained under an older contract: re-exported (reexport.py)
+        last = prov["exports"][-1]
+        assert last["contract"] == CONTRACT, last
+        assert max(last["parity_max_abs_err"].values()) < 1e-3, last
+        assert last["invertibility_max_abs_err"] < 1e-4, last
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_shipped_small_graphs, test_smoke_small]
+         test_identity_at_init, test_export_contract_and_parity, test_shipped_small_graphs, test_smoke_small,
+         test_resume_in_segments]
 
 
 def main(argv):
     quick = "--quick" in argv
     failed = 0
     for t in TESTS:
-        if quick and t is test_smoke_small:
+        if quick and t in (test_smoke_small, test_resume_in_segments):
             continue
         t0 = time.time()
         try:
@@ -282,7 +341,8 @@ def main(argv):
             failed += 1
             print(f"FAIL {t.__name__}", flush=True)
             traceback.print_exc()
-    print(f"{len(TESTS) - failed if not quick else len(TESTS) - 1 - failed} passed, {failed} failed")
+    ran = len(TESTS) - (2 if quick else 0)
+    print(f"{ran - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

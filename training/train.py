@@ -5,7 +5,7 @@
   python training/train.py --config full  --seed 1 --out out/imsm-full --device cuda
 
 Writes into --out: checkpoint.pt, down.onnx, reveal.onnx, synth.onnx (model contract
-version 1, see models/README.md), provenance.json (command, commit, data lists, steps,
+version 2, see models/README.md), provenance.json (command, commit, data lists, steps,
 hardware, wall time, checks and validation metrics) and train.log.
 """
 
@@ -27,10 +27,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imsm import checks, config, data, evaluate, export  # noqa: E402
+from imsm import CONTRACT, checks, config, data, evaluate, export  # noqa: E402
 from imsm.trainer import Trainer  # noqa: E402
 
 REPO = os.path.dirname(HERE)
+
+# Exit code of a run paused by --segment-minutes (EX_TEMPFAIL): not finished, not failed.
+EXIT_PAUSED = 75
 
 PARITY_CASES = [(37, 53, 19, 27), (64, 48, 33, 17), (31, 29, 40, 41), (16, 16, 1, 1), (1, 1, 3, 5),
                 (97, 61, 24, 15), (45, 80, 45, 80)]
@@ -96,6 +99,12 @@ def main(argv=None):
                    help="comma-separated clips to evaluate (default: held-out train clips + 2 dev clips; 'none' to skip)")
     p.add_argument("--eval-frames", type=int, default=None)
     p.add_argument("--kind", default=None, help="imsm.kind metadata (default imsm-<config>-s<seed>)")
+    p.add_argument("--segment-minutes", type=float, default=None,
+                   help="stop this process after this much training and save a resumable checkpoint "
+                        f"(exit code {EXIT_PAUSED}); run the same command with --resume to go on")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint.pt (same config and seed); "
+                        "without a checkpoint there, start it")
     args = p.parse_args(argv)
 
     cfg = config.get(args.config, steps=args.steps, batch=args.batch, n_clips=args.n_clips,
@@ -104,7 +113,15 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     max_minutes = args.max_minutes if args.max_minutes is not None else cfg["max_minutes"]
     os.makedirs(args.out, exist_ok=True)
-    logf = open(os.path.join(args.out, "train.log"), "w")
+    ckpt_path = os.path.join(args.out, "checkpoint.pt")
+    resumed = None
+    if args.resume and os.path.exists(ckpt_path):
+        resumed = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if "segments" not in resumed:
+            p.error(f"{ckpt_path} was written by an older train.py without resumable state")
+        if resumed["config"] != cfg or resumed["seed"] != args.seed:
+            p.error(f"{ckpt_path} was trained with another configuration or seed: cannot resume")
+    logf = open(os.path.join(args.out, "train.log"), "a" if resumed else "w")
 
     def log(msg):
         line = f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}"
@@ -125,18 +142,52 @@ def main(argv=None):
         f"held out: {', '.join(data.VAL_CLIPS)}")
     t_data = time.time() - t_start
 
-    trainer = Trainer(cfg, clips, args.seed, device=args.device, log=log)
+    start_step = resumed["step"] if resumed else 0
+    segments = list(resumed["segments"]) if resumed else []
+    # A resumed segment draws other batches than the first (no replay), deterministically.
+    trainer = Trainer(cfg, clips, args.seed, device=args.device, log=log,
+                      data_seed=args.seed + 7919 * start_step if start_step else None)
+    # A checkpoint without trainer state is a finished run: only export and evaluation are
+    # (re)done, e.g. after the process was stopped during them.
+    already_finished = bool(resumed) and "trainer" not in resumed
+    if already_finished:
+        trainer.system.load_state_dict({k: v.to(args.device) for k, v in resumed["state"].items()})
+        log(f"training already finished at step {start_step}: exporting and evaluating")
+    elif resumed:
+        trainer.load_state({k: v.to(args.device) for k, v in resumed["state"].items()}, resumed["trainer"],
+                           sum(sg["train_seconds"] for sg in segments))
+        log(f"resumed at step {start_step} after {trainer.seconds_before:.0f}s of training in {len(segments)} segment(s)")
     counts = trainer.system.param_counts()
     log(f"parameters: {counts}")
+    segment = {"command": command, "git_commit": commit, "training_dir_modified_vs_commit": dirty,
+               "start_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "hardware": hardware(args.device), "step_from": start_step}
 
-    def save_ckpt(step):
-        torch.save({"config": cfg, "net": cfg["net"], "step": step, "seed": args.seed,
-                    "state": {k: v.detach().cpu() for k, v in trainer.system.state_dict().items()}},
-                   os.path.join(args.out, "checkpoint.pt"))
+    def save_ckpt(step, t_segment=None, finished=False):
+        ck = {"config": cfg, "net": cfg["net"], "step": step, "seed": args.seed,
+              "state": {k: v.detach().cpu() for k, v in trainer.system.state_dict().items()},
+              "segments": segments + [dict(segment, step_to=step, train_seconds=round(
+                  time.time() - trainer.t0 if t_segment is None else t_segment, 1))]}
+        if not finished:
+            ck["trainer"] = trainer.state()
+        tmp = ckpt_path + ".tmp"
+        torch.save(ck, tmp)
+        os.replace(tmp, ckpt_path)  # a kill mid-write leaves the previous checkpoint
 
-    steps_done, t_train = trainer.run(ckpt_cb=save_ckpt, max_minutes=max_minutes)
-    save_ckpt(steps_done)
-    log(f"trained {steps_done} steps in {t_train:.1f}s")
+    if already_finished:
+        steps_done, finished = start_step, True
+    else:
+        steps_done, t_train, finished = trainer.run(ckpt_cb=save_ckpt, max_minutes=max_minutes,
+                                                    start_step=start_step, segment_minutes=args.segment_minutes)
+        save_ckpt(steps_done, t_train, finished)
+        segments.append(dict(segment, step_to=steps_done, train_seconds=round(t_train, 1)))
+    if not finished:
+        log(f"paused after {steps_done} steps ({sum(sg['train_seconds'] for sg in segments):.0f}s of training); "
+            "run the same command with --resume to continue")
+        logf.close()
+        return EXIT_PAUSED
+    t_train = sum(sg["train_seconds"] for sg in segments)
+    log(f"trained {steps_done} steps in {t_train:.1f}s ({len(segments)} segment(s))")
 
     kind = args.kind or f"imsm-{args.config}-s{args.seed}"
     system = trainer.system.cpu().eval()
@@ -171,7 +222,7 @@ def main(argv=None):
 
     prov = {
         "model": kind,
-        "contract": "1",
+        "contract": CONTRACT,
         "command": command,
         "git_commit": commit,
         "training_dir_modified_vs_commit": dirty,
@@ -182,6 +233,7 @@ def main(argv=None):
         "parameters": counts,
         "steps": steps_done,
         "steps_planned": cfg["steps"],
+        "segments": segments,
         "hardware": hardware(args.device),
         "versions": versions(),
         "wall_time_s": {"data": round(t_data, 1), "train": round(t_train, 1), "eval": round(t_eval, 1),

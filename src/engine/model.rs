@@ -81,6 +81,34 @@ pub struct SessionConfig {
     pub device_id: i32,
     /// Intra-op threads; 0 lets ONNX Runtime decide.
     pub threads: usize,
+    /// TensorRT's engine and timing caches; `None`: [`default_tensorrt_cache_dir`].
+    pub tensorrt_cache_dir: Option<PathBuf>,
+    /// TensorRT builds the synth graph in fp16. The down and reveal graphs (the two
+    /// directions of the invertible network) always stay fp32.
+    pub tensorrt_fp16: bool,
+}
+
+impl SessionConfig {
+    pub fn tensorrt_cache_dir(&self) -> PathBuf {
+        self.tensorrt_cache_dir.clone().unwrap_or_else(default_tensorrt_cache_dir)
+    }
+}
+
+/// Where TensorRT keeps built engines and its timing cache unless told otherwise:
+/// `$XDG_CACHE_HOME/gst-imsm/tensorrt`, else `$HOME/.cache/gst-imsm/tensorrt`, else
+/// under the temporary directory. A second start with the same graphs, sizes and GPU
+/// loads the engines from there instead of building them (which takes minutes).
+pub fn default_tensorrt_cache_dir() -> PathBuf {
+    tensorrt_cache_dir_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+fn tensorrt_cache_dir_from(xdg_cache_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> PathBuf {
+    let nonempty = |v: Option<std::ffi::OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    nonempty(xdg_cache_home)
+        .or_else(|| nonempty(home).map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("gst-imsm")
+        .join("tensorrt")
 }
 
 /// The loaded ONNX Runtime library and its environment, shared by every element instance.
@@ -192,15 +220,36 @@ fn provider_error(name: &str, rt: &Runtime, e: impl fmt::Display) -> ModelError 
     ModelError::Provider(format!("{name} could not be started with {}: {e}", rt.library.display()))
 }
 
+/// TensorRT's options for one graph: engine and timing caches in `cache_dir` (created
+/// if missing), fp16 only where asked for this graph.
+fn tensorrt_options(device_id: i32, cache_dir: &Path, fp16: bool) -> ep::TensorRT {
+    let dir = cache_dir.display().to_string();
+    ep::TensorRT::default()
+        .with_device_id(device_id)
+        .with_engine_cache(true)
+        .with_engine_cache_path(&dir)
+        .with_timing_cache(true)
+        .with_timing_cache_path(&dir)
+        .with_fp16(fp16)
+}
+
 fn register(
     builder: &mut SessionBuilder,
     rt: &Runtime,
     provider: Provider,
-    device_id: i32,
+    config: &SessionConfig,
+    graph: &str,
 ) -> Result<&'static str, ModelError> {
+    let device_id = config.device_id;
     let (name, available, result) = match provider {
         Provider::TensorRt => {
-            let ep = ep::TensorRT::default().with_device_id(device_id);
+            let dir = config.tensorrt_cache_dir();
+            if matches!(ep::TensorRT::is_available(), Ok(true)) {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    provider_error("TensorRT", rt, format!("cache directory {}: {e}", dir.display()))
+                })?;
+            }
+            let ep = tensorrt_options(device_id, &dir, config.tensorrt_fp16 && graph == SYNTH.graph);
             ("TensorRT", ep::TensorRT::is_available(), ep.register(builder))
         }
         Provider::Cuda => {
@@ -220,7 +269,11 @@ fn register(
     Ok(name)
 }
 
-fn session_builder(rt: &Runtime, config: &SessionConfig) -> Result<(SessionBuilder, ProviderChoice), ModelError> {
+fn session_builder(
+    rt: &Runtime,
+    config: &SessionConfig,
+    graph: &str,
+) -> Result<(SessionBuilder, ProviderChoice), ModelError> {
     let bad = |e: ort::Error| ModelError::Runtime(e.to_string());
     let mut builder = Session::builder(&rt.env).map_err(bad)?;
     if config.threads > 0 {
@@ -238,7 +291,7 @@ fn session_builder(rt: &Runtime, config: &SessionConfig) -> Result<(SessionBuild
                 if !matches!(in_build, Ok(true)) {
                     continue;
                 }
-                match register(&mut builder, rt, candidate, config.device_id) {
+                match register(&mut builder, rt, candidate, config, graph) {
                     Ok(name) => {
                         choice.name = name;
                         break;
@@ -247,7 +300,7 @@ fn session_builder(rt: &Runtime, config: &SessionConfig) -> Result<(SessionBuild
                 }
             }
         }
-        explicit => choice.name = register(&mut builder, rt, explicit, config.device_id)?,
+        explicit => choice.name = register(&mut builder, rt, explicit, config, graph)?,
     }
     Ok((builder, choice))
 }
@@ -276,10 +329,23 @@ struct Contract {
     outputs: &'static [Port],
 }
 
+/// The version of `models/README.md` this engine runs; a graph that states another
+/// version in its `imsm.contract` metadata is refused with that in the message.
+pub const CONTRACT_VERSION: &str = "2";
+
+/// The down graph's per-slot frame inputs, slot k = `frame{k}`.
+const FRAME_INPUTS: [&str; WINDOW_SLOTS] = ["frame0", "frame1", "frame2", "frame3", "frame4", "frame5", "frame6"];
+
 const DOWN: Contract = Contract {
     graph: "down",
     inputs: &[
-        port("frames", Elem::F32),
+        port(FRAME_INPUTS[0], Elem::F32),
+        port(FRAME_INPUTS[1], Elem::F32),
+        port(FRAME_INPUTS[2], Elem::F32),
+        port(FRAME_INPUTS[3], Elem::F32),
+        port(FRAME_INPUTS[4], Elem::F32),
+        port(FRAME_INPUTS[5], Elem::F32),
+        port(FRAME_INPUTS[6], Elem::F32),
         port("offsets", Elem::F32),
         port("valid", Elem::F32),
         port("ratio", Elem::F32),
@@ -332,8 +398,15 @@ impl Graph {
             return Err(ModelError::MissingModel(path));
         }
         let bad = |reason: String| ModelError::BadModel { path: path.clone(), reason };
-        let (mut builder, choice) = session_builder(rt, config)?;
+        let (mut builder, choice) = session_builder(rt, config, contract.graph)?;
         let session = builder.commit_from_file(&path).map_err(|e| bad(e.to_string()))?;
+        let metadata = |key: &str| session.metadata().ok().and_then(|m| m.custom(key));
+        if let Some(version) = metadata("imsm.contract").filter(|v| v != CONTRACT_VERSION) {
+            return Err(bad(format!(
+                "it follows model contract version {version}, this plugin runs version {CONTRACT_VERSION} \
+                 (models/README.md; re-export it with training/reexport.py)"
+            )));
+        }
         let declared = |ports: &[ort::value::Outlet], p: &Port| -> Result<bool, ModelError> {
             match ports.iter().find(|o| o.name() == p.name) {
                 None => Ok(false),
@@ -361,11 +434,7 @@ impl Graph {
         if let Some(extra) = session.inputs().iter().find(|o| !known(o.name())) {
             return Err(bad(format!("input '{}' is not in the contract", extra.name())));
         }
-        let kind = session
-            .metadata()
-            .ok()
-            .and_then(|m| m.custom("imsm.kind"))
-            .unwrap_or_else(|| "unlabelled".to_string());
+        let kind = metadata("imsm.kind").unwrap_or_else(|| "unlabelled".to_string());
         Ok((Self { session, name: contract.graph, optional, kind }, choice))
     }
 
@@ -386,8 +455,6 @@ fn size_tensor(w: usize, h: usize) -> [i64; 2] {
 /// imsmdown's graph: a window of input frames to one low-rate frame.
 pub struct DownGraph {
     graph: Graph,
-    /// Reused `[1, 3 * WINDOW_SLOTS, H, W]` buffer.
-    frames: Vec<f32>,
 }
 
 /// One input frame handed to [`DownGraph::run`].
@@ -400,7 +467,7 @@ pub struct WindowFrame<'a> {
 impl DownGraph {
     pub fn load(rt: &Runtime, dir: &Path, config: &SessionConfig) -> Result<(Self, ProviderChoice), ModelError> {
         let (graph, choice) = Graph::load(rt, dir, &DOWN, config)?;
-        Ok((Self { graph, frames: Vec::new() }, choice))
+        Ok((Self { graph }, choice))
     }
 
     /// `imsm.kind` from the graph's metadata ("reference", "trained", ...).
@@ -410,6 +477,9 @@ impl DownGraph {
 
     /// Renders one output frame of `out_w` x `out_h` from up to [`WINDOW_SLOTS`]
     /// frames (all the same size, time order), `ratio` input frames per output frame.
+    ///
+    /// Each slot is its own graph input that borrows the frame's pixels, so an input
+    /// frame shared by several windows is never copied into a window tensor.
     pub fn run(
         &mut self,
         window: &[WindowFrame<'_>],
@@ -423,21 +493,13 @@ impl DownGraph {
         if window.len() > WINDOW_SLOTS || window.iter().any(|f| f.frame.width != w || f.frame.height != h) {
             return Err(self.graph.run_err("window frames differ in size or are too many"));
         }
-        let plane = 3 * w * h;
-        self.frames.resize(WINDOW_SLOTS * plane, 0.0);
         let mut offsets = [0f32; WINDOW_SLOTS];
         let mut valid = [0f32; WINDOW_SLOTS];
-        for slot in 0..WINDOW_SLOTS {
-            // Empty slots repeat the last real frame, as the contract says.
-            let source = &window[slot.min(window.len() - 1)];
-            self.frames[slot * plane..(slot + 1) * plane].copy_from_slice(&source.frame.data);
-            if slot < window.len() {
-                offsets[slot] = source.offset;
-                valid[slot] = 1.0;
-            }
+        for (slot, f) in window.iter().enumerate() {
+            offsets[slot] = f.offset;
+            valid[slot] = 1.0;
         }
         let err = err_run("down");
-        let frames = TensorRef::from_array_view(([1usize, 3 * WINDOW_SLOTS, h, w], &self.frames[..])).map_err(err)?;
         let offsets = TensorRef::from_array_view(([1usize, WINDOW_SLOTS], &offsets[..])).map_err(err)?;
         let valid = TensorRef::from_array_view(([1usize, WINDOW_SLOTS], &valid[..])).map_err(err)?;
         let ratio = [ratio];
@@ -446,12 +508,17 @@ impl DownGraph {
         let size = TensorRef::from_array_view(([2usize], &size[..])).map_err(err)?;
         let quality = [quality];
         let mut inputs = ort::inputs![
-            "frames" => frames,
             "offsets" => offsets,
             "valid" => valid,
             "ratio" => ratio,
             "out_size" => size,
         ];
+        for (slot, name) in FRAME_INPUTS.iter().enumerate() {
+            // Empty slots repeat the last real frame, as the contract says.
+            let frame = window[slot.min(window.len() - 1)].frame;
+            let view = TensorRef::from_array_view(([1usize, 3, h, w], &frame.data[..])).map_err(err)?;
+            inputs.push(((*name).into(), view.into()));
+        }
         if self.graph.declares("quality") {
             inputs.push(("quality".into(), TensorRef::from_array_view(([1usize], &quality[..])).map_err(err)?.into()));
         }
@@ -536,4 +603,29 @@ fn check_frame_shape(graph: &'static str, shape: &[i64], w: usize, h: usize) -> 
         return Err(ModelError::Run { graph, reason: format!("output shape {shape:?}, expected {expected:?}") });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensorrt_cache_dir_follows_xdg_then_home() {
+        let dir = |x: Option<&str>, h: Option<&str>| tensorrt_cache_dir_from(x.map(Into::into), h.map(Into::into));
+        assert_eq!(dir(Some("/c"), Some("/h")), PathBuf::from("/c/gst-imsm/tensorrt"));
+        assert_eq!(dir(Some(""), Some("/h")), PathBuf::from("/h/.cache/gst-imsm/tensorrt"));
+        assert_eq!(dir(None, Some("/h")), PathBuf::from("/h/.cache/gst-imsm/tensorrt"));
+        assert_eq!(dir(None, None), std::env::temp_dir().join("gst-imsm/tensorrt"));
+        let explicit = SessionConfig { tensorrt_cache_dir: Some("/x".into()), ..Default::default() };
+        assert_eq!(explicit.tensorrt_cache_dir(), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn provider_names_parse_back() {
+        for p in [Provider::Auto, Provider::Cpu, Provider::Cuda, Provider::TensorRt] {
+            assert_eq!(p.name().parse::<Provider>(), Ok(p));
+        }
+        assert_eq!("TRT".parse::<Provider>(), Ok(Provider::TensorRt));
+        assert!("rocm".parse::<Provider>().unwrap_err().contains("auto, cpu, cuda, tensorrt"));
+    }
 }

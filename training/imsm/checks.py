@@ -6,13 +6,16 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from . import CONTRACT, SLOTS
+from . import CONTRACT, DOWN_FRAME_INPUTS, SLOTS
 from .models import DownGraph, RevealGraph, SynthGraph, feature_channels
 
-# name -> (element type, shape as onnxruntime reports it); str = must be symbolic, None = free
+# name -> (element type, shape as onnxruntime reports it); str = must be symbolic, a string
+# ("H") = must be the symbolic dimension of that name, None = free. Contract v2: the down
+# window is seven [1, 3, H, W] inputs frame0 .. frame6 sharing the dimensions H and W.
 CONTRACT_IO = {
     "down": (
-        {"frames": ("tensor(float)", [1, 21, str, str]), "offsets": ("tensor(float)", [1, 7]),
+        {**{f: ("tensor(float)", [1, 3, "H", "W"]) for f in DOWN_FRAME_INPUTS},
+         "offsets": ("tensor(float)", [1, 7]),
          "valid": ("tensor(float)", [1, 7]), "ratio": ("tensor(float)", [1]),
          "out_size": ("tensor(int64)", [2])},
         {"lr": ("tensor(float)", [1, 3, str, str])},
@@ -45,6 +48,8 @@ def _shape_ok(got, want):
         return False
     for g, w in zip(got, want):
         if w is str and not isinstance(g, str):
+            return False
+        if isinstance(w, str) and g != w:
             return False
         if isinstance(w, int) and g != w:
             return False
@@ -84,6 +89,20 @@ def check_contract(path, graph):
     return True
 
 
+def split_frames(frames):
+    """A [1, 21, H, W] window -> the seven [1, 3, H, W] slot arrays (frame0 .. frame6)."""
+    assert frames.shape[:2] == (1, 3 * SLOTS), frames.shape
+    return [np.ascontiguousarray(frames[:, 3 * k:3 * k + 3]) for k in range(SLOTS)]
+
+
+def frame_feeds(frames):
+    """The down graph's frame inputs (contract v2) from a [1, 21, H, W] window or from a
+    sequence of seven [1, 3, H, W] arrays: {"frame0": ..., ..., "frame6": ...}."""
+    slots = split_frames(frames) if isinstance(frames, np.ndarray) else list(frames)
+    assert len(slots) == SLOTS, len(slots)
+    return dict(zip(DOWN_FRAME_INPUTS, slots))
+
+
 def random_window(rng, H, W, n_valid=None):
     r = float(rng.uniform(0.8, 3.2))
     n = int(rng.integers(0, SLOTS + 1)) if n_valid is None else n_valid
@@ -111,12 +130,13 @@ def parity(system, paths, cases, seed=0):
         frames, off, val, ratio = random_window(rng, H, W, n_valid=int(rng.integers(1, SLOTS + 1)))
         q = np.array([rng.uniform(0, 1)], np.float32)
         size = np.array([h, w], np.int64)
-        feeds = {"frames": frames, "offsets": off, "valid": val, "ratio": ratio, "out_size": size}
+        slots = split_frames(frames)
+        feeds = {**frame_feeds(slots), "offsets": off, "valid": val, "ratio": ratio, "out_size": size}
         if "quality" in [i.name for i in sd.get_inputs()]:
             feeds["quality"] = q
         o = sd.run(None, feeds)[0]
         with torch.no_grad():
-            t = mods[0](*(torch.from_numpy(x) for x in (frames, off, val, ratio, size, q))).numpy()
+            t = mods[0](*(torch.from_numpy(x) for x in (*slots, off, val, ratio, size, q))).numpy()
         assert o.shape == (1, 3, h, w) and t.shape == o.shape, (o.shape, t.shape)
         err["down"] = max(err["down"], float(np.abs(o - t).max()))
         hint = np.array([rng.choice([0.0, 0.5, 1.0])], np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import SLOTS
 from .channel import x264_roundtrip
-from .checks import session
+from .checks import frame_feeds, session
 from .data import VIDEO_ROOT, clip_path, contract_window, load_clip, read_manifest
 
 REFERENCE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -49,7 +49,9 @@ class Graphs:
         self.reveal_in = {i.name for i in self.reveal.get_inputs()}
 
     def run_down(self, frames, off, val, r, size, quality=0.0):
-        feeds = {"frames": frames, "offsets": off, "valid": val, "ratio": np.array([r], np.float32),
+        """frames: the seven slots' [1, 3, H, W] arrays (fed as frame0 .. frame6, contract v2),
+        or a [1, 21, H, W] window."""
+        feeds = {**frame_feeds(frames), "offsets": off, "valid": val, "ratio": np.array([r], np.float32),
                  "out_size": np.array(size, np.int64)}
         if "quality" in self.down_in:
             feeds["quality"] = np.array([quality], np.float32)
@@ -76,18 +78,18 @@ def psnr_u8(mse):
 
 def down_sequence(graphs, hr, r, size):
     """hr uint8 [N, H, W, 3] -> LR uint8 [J + 1, h, w, 3] (float graph output rounded)."""
-    n, H, W, _ = hr.shape
+    n = hr.shape[0]
     J = int(math.floor((n - 1) / r + 1e-9))
-    x = hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+    x = np.ascontiguousarray(hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)  # [N, 3, H, W]
     out = []
     for j in range(J + 1):
         win = contract_window(j * r, r, lambda i: 0 <= i < n)
-        frames = np.empty((1, 3 * SLOTS, H, W), np.float32)
+        frames = []  # slot k = frame{k}: each HR frame is handed over as is, no window tensor
         off = np.zeros((1, SLOTS), np.float32)
         val = np.zeros((1, SLOTS), np.float32)
         for k in range(SLOTS):
             i, o = win[min(k, len(win) - 1)]
-            frames[0, 3 * k:3 * k + 3] = x[i]
+            frames.append(x[i:i + 1])
             if k < len(win):
                 off[0, k], val[0, k] = o, 1.0
         out.append(to_u8(graphs.run_down(frames, off, val, r, size)[0].transpose(1, 2, 0)))

@@ -1,6 +1,7 @@
-"""Export the trained system as the three graphs of the model contract (models/README.md):
-ONNX opset 17, IR version 8, dynamic H/W, the contract's input/output names and types,
-and the metadata props imsm.contract / imsm.kind / imsm.graph / imsm.description."""
+"""Export the trained system as the three graphs of the model contract (models/README.md,
+version 2: down takes the window as frame0 .. frame6): ONNX opset 17, IR version 8, dynamic
+H/W, the contract's input/output names and types, and the metadata props imsm.contract /
+imsm.kind / imsm.graph / imsm.description."""
 
 import io
 import os
@@ -9,7 +10,7 @@ import warnings
 import onnx
 import torch
 
-from . import CONTRACT, IR_VERSION, OPSET, SLOTS
+from . import CONTRACT, DOWN_FRAME_INPUTS, IR_VERSION, OPSET, SLOTS
 from .models import DownGraph, RevealGraph, SynthGraph, feature_channels
 
 DESCRIPTIONS = {
@@ -29,7 +30,8 @@ def _example(system, graph, H=37, W=53, h=19, w=27):
     if graph == "down":
         off = torch.tensor([[-0.8, -0.4, 0.0, 0.4, 0.8, 0.0, 0.0]])
         val = torch.tensor([[1, 1, 1, 1, 1, 0, 0]], dtype=torch.float32)
-        return (torch.rand(1, 3 * SLOTS, H, W, generator=g), off, val, torch.tensor([2.5]),
+        frames = torch.rand(1, 3 * SLOTS, H, W, generator=g)
+        return (*(f.clone() for f in frames.split(3, 1)), off, val, torch.tensor([2.5]),
                 torch.tensor([h, w], dtype=torch.int64), torch.tensor([0.0]))
     c = feature_channels(system.cfg)
     if graph == "reveal":
@@ -39,8 +41,9 @@ def _example(system, graph, H=37, W=53, h=19, w=27):
 
 
 SPECS = {
-    "down": (DownGraph, ["frames", "offsets", "valid", "ratio", "out_size", "quality"], ["lr"],
-             {"frames": {2: "H", 3: "W"}, "lr": {2: "h", 3: "w"}}),
+    # contract v2: the window as seven [1, 3, H, W] inputs frame0 .. frame6 sharing H and W
+    "down": (DownGraph, [*DOWN_FRAME_INPUTS, "offsets", "valid", "ratio", "out_size", "quality"], ["lr"],
+             {**{f: {2: "H", 3: "W"} for f in DOWN_FRAME_INPUTS}, "lr": {2: "h", 3: "w"}}),
     "reveal": (RevealGraph, ["lr", "imsm"], ["features"],
                {"lr": {2: "h", 3: "w"}, "features": {2: "h", 3: "w"}}),
     "synth": (SynthGraph, ["feat0", "feat1", "t", "out_size"], ["frame"],

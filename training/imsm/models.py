@@ -289,11 +289,17 @@ class System(nn.Module):
 
 # ----------------------------------------------------------------------------- export wrappers
 class DownGraph(nn.Module):
+    """down.onnx, contract v2: the window comes as seven [1, 3, H, W] inputs frame0 .. frame6
+    (slot k = frame{k}); they are concatenated into the [1, 21, H, W] window that `Down`
+    (and training) uses."""
+
     def __init__(self, system):
         super().__init__()
         self.s = system
 
-    def forward(self, frames, offsets, valid, ratio, out_size, quality):
+    def forward(self, frame0, frame1, frame2, frame3, frame4, frame5, frame6, offsets, valid, ratio, out_size,
+                quality):
+        frames = torch.cat([frame0, frame1, frame2, frame3, frame4, frame5, frame6], 1)
         y, _, _, _ = self.s.down(frames, offsets, valid, ratio, out_size, quality, exporting=True)
         return y.clamp(0.0, 1.0)
 

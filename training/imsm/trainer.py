@@ -36,10 +36,13 @@ def make_plain(win, off, val, ratio, size, rng):
 
 
 class Trainer:
-    def __init__(self, cfg, clips, seed, device="cpu", log=print):
+    def __init__(self, cfg, clips, seed, device="cpu", log=print, data_seed=None):
+        """`data_seed`: seed of the batch stream (default `seed`); a resumed run passes a
+        different one so that it does not replay the batches of the first segment."""
         self.cfg, self.device, self.log = cfg, torch.device(device), log
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed + 17)
+        data_seed = seed if data_seed is None else data_seed
         self.system = System(cfg["net"]).to(self.device)
         self.opt = torch.optim.AdamW(self.system.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                                      betas=(0.9, 0.99))
@@ -48,13 +51,15 @@ class Trainer:
         self.stego_ema = None
         chn.set_codec_threads(cfg.get("codec_threads", 1))
         self.t0, self.max_minutes = time.time(), None
+        # Training seconds of earlier segments of a resumed run (schedules run on the total).
+        self.seconds_before = 0.0
         if cfg["num_workers"] > 0:
-            dl = torch.utils.data.DataLoader(BatchStream(clips, cfg, seed), batch_size=None,
+            dl = torch.utils.data.DataLoader(BatchStream(clips, cfg, data_seed), batch_size=None,
                                              num_workers=cfg["num_workers"], persistent_workers=True,
                                              prefetch_factor=4, pin_memory=self.device.type == "cuda")
             self.batches = iter(dl)
         else:
-            maker = BatchMaker(clips, cfg, seed)
+            maker = BatchMaker(clips, cfg, data_seed)
             self.batches = iter(lambda: maker.make(), None)
 
     def progress(self, step):
@@ -63,8 +68,30 @@ class Trainer:
         schedules (learning rate, ramps) complete on a slow or shared machine."""
         f = step / max(1, self.steps)
         if self.cfg.get("time_budget") and self.max_minutes:
-            f = max(f, (time.time() - self.t0) / 60.0 / self.max_minutes)
+            f = max(f, self.train_seconds() / 60.0 / self.max_minutes)
         return min(1.0, f)
+
+    def train_seconds(self):
+        """Training wall time so far, all segments."""
+        return self.seconds_before + (time.time() - self.t0)
+
+    def state(self):
+        """Everything beyond the weights that a resumed run needs to continue."""
+        st = {"optimizer": self.opt.state_dict(), "dual": self.dual, "stego_ema": self.stego_ema,
+              "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            st["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return st
+
+    def load_state(self, weights, st, seconds_before):
+        self.system.load_state_dict(weights)
+        self.opt.load_state_dict(st["optimizer"])
+        self.dual, self.stego_ema = st["dual"], st["stego_ema"]
+        self.rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        if "cuda_rng" in st and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(st["cuda_rng"])
+        self.seconds_before = seconds_before
 
     def lr_at(self, step, f):
         cfg = self.cfg
@@ -179,23 +206,37 @@ class Trainer:
             self.opt.step()
         return m
 
-    def run(self, ckpt_cb=None, max_minutes=None):
+    def run(self, ckpt_cb=None, max_minutes=None, start_step=0, segment_minutes=None):
+        """Trains from `start_step` until `steps` or the time budget `max_minutes` (all
+        segments together): returns (steps done, seconds of this segment, finished). With
+        `segment_minutes`, this call stops earlier (finished = False) so that the run can
+        go on in another process (`train.py --resume`), e.g. on a machine that allows
+        10 minutes per command."""
         t0 = self.t0 = time.time()
         self.max_minutes = max_minutes
-        agg, done = {}, 0
-        for step in range(self.steps):
-            if max_minutes and (time.time() - t0) / 60.0 > max_minutes:
+        agg, done, finished = {}, start_step, True
+        last_ckpt = t0
+        for step in range(start_step, self.steps):
+            if max_minutes and self.train_seconds() / 60.0 > max_minutes:
                 self.log(f"time limit {max_minutes} min reached at step {step}")
+                break
+            if segment_minutes and (time.time() - t0) / 60.0 > segment_minutes:
+                self.log(f"segment limit {segment_minutes} min reached at step {step}: pausing")
+                finished = False
                 break
             m = self.train_step(step)
             done = step + 1
             for k, v in m.items():
                 agg.setdefault(k, []).append(v)
             if done % self.cfg["log_every"] == 0 or done == self.steps:
-                el = time.time() - t0
+                el = self.train_seconds()
                 self.log(f"step {done:6d} {el:7.1f}s " + " ".join(
                     f"{k}={np.mean(v):.4g}" for k, v in agg.items()) + f" dual={self.dual:.3g}")
                 agg = {}
-            if ckpt_cb and done % self.cfg["ckpt_every"] == 0:
+            # every ckpt_every steps, and at least every ckpt_minutes (a GPU machine can be
+            # taken back between calls: its last checkpoint is what a resumed run starts from)
+            if ckpt_cb and (done % self.cfg["ckpt_every"] == 0 or (
+                    self.cfg.get("ckpt_minutes") and time.time() - last_ckpt > 60.0 * self.cfg["ckpt_minutes"])):
                 ckpt_cb(done)
-        return done, time.time() - t0
+                last_ckpt = time.time()
+        return done, time.time() - t0, finished
