@@ -28,8 +28,9 @@
 //!
 //! Memory: with the CPU provider, the process's peak RSS (`VmHWM` of
 //! `/proc/self/status`, reset through `/proc/self/clear_refs` before each measurement
-//! where the kernel allows it). With a GPU provider, device memory would need NVML, so
-//! it is printed as "n/a (not measured)".
+//! where the kernel allows it). With a GPU provider, the used memory of the whole GPU
+//! through NVML (`libnvidia-ml.so.1`, sampled every 2 ms on a thread: the peak and the
+//! amount in use before), or "n/a" where NVML is missing.
 
 use std::fmt;
 use std::io::Write;
@@ -243,7 +244,10 @@ pub enum Memory {
     /// Peak RSS in KiB; `since_reset` is false when the peak could not be reset and is
     /// the process's peak since it started.
     Rss { kib: u64, since_reset: bool },
-    /// A GPU provider: the device memory is not measured (no NVML).
+    /// A GPU provider, through NVML: used memory of the whole GPU (MiB) when the
+    /// measurement started and its peak during it.
+    Device { before_mib: f64, peak_mib: f64 },
+    /// A GPU provider without NVML (or with the GPU not found there).
     NotMeasured,
 }
 
@@ -257,7 +261,10 @@ impl fmt::Display for Memory {
                 }
                 Ok(())
             }
-            Memory::NotMeasured => write!(f, "peak device memory n/a (not measured)"),
+            Memory::Device { before_mib, peak_mib } => {
+                write!(f, "peak device memory {peak_mib:.0} MiB (whole GPU, NVML; {before_mib:.0} MiB in use before)")
+            }
+            Memory::NotMeasured => write!(f, "peak device memory n/a (not measured: NVML not available)"),
         }
     }
 }
@@ -359,10 +366,33 @@ fn reset_peak_rss() -> bool {
     std::fs::OpenOptions::new().write(true).open("/proc/self/clear_refs").and_then(|mut f| f.write_all(b"5")).is_ok()
 }
 
-fn memory_after(cpu: bool, reset: bool) -> Memory {
-    match (cpu, peak_rss_kib()) {
-        (true, Some(kib)) => Memory::Rss { kib, since_reset: reset },
-        _ => Memory::NotMeasured,
+/// What a measurement watches: the process's peak RSS always, the GPU's memory through
+/// NVML when a GPU provider was asked for and NVML is there.
+struct MemoryWatch {
+    reset: bool,
+    gpu: Option<crate::nvml::Sampler>,
+}
+
+impl MemoryWatch {
+    fn start(o: &Options) -> MemoryWatch {
+        let reset = reset_peak_rss();
+        let gpu = (o.provider != Provider::Cpu).then(|| crate::nvml::Sampler::start(0).ok()).flatten();
+        MemoryWatch { reset, gpu }
+    }
+
+    /// The figure for the provider that ran: RSS for the CPU, device memory otherwise.
+    fn finish(self, cpu: bool) -> Memory {
+        let device = self.gpu.and_then(|s| s.stop());
+        if cpu {
+            return match peak_rss_kib() {
+                Some(kib) => Memory::Rss { kib, since_reset: self.reset },
+                None => Memory::NotMeasured,
+            };
+        }
+        match device {
+            Some(m) => Memory::Device { before_mib: m.before_mib, peak_mib: m.peak_mib },
+            None => Memory::NotMeasured,
+        }
     }
 }
 
@@ -565,7 +595,7 @@ fn fps_of(frames: u64, time: Duration) -> Result<f64, String> {
 
 /// The engine alone: load the graphs (timed as the start), one warm-up run, `runs` timed runs.
 fn measure_engine(side: Side, o: &Options, rt: &model::Runtime, warnings: &mut Vec<String>) -> Result<(Figure, String), String> {
-    let reset = reset_peak_rss();
+    let watch = MemoryWatch::start(o);
     let g = geometry(side, o);
     let config = session_config(o);
     let err = |e: model::ModelError| format!("{} graphs: {e}", side.element());
@@ -599,7 +629,7 @@ fn measure_engine(side: Side, o: &Options, rt: &model::Runtime, warnings: &mut V
     }
     drop(graphs);
     let fps = Stats::of(&values).ok_or("frame rates are not finite")?;
-    let memory = memory_after(choice.name == "CPU", reset);
+    let memory = watch.finish(choice.name == "CPU");
     Ok((
         Figure { side, path: "engine", fps, frames, start: load, first_start: None, provider: choice.name.to_string(), memory },
         kind,
@@ -756,7 +786,7 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
 /// Through the elements: a warm-up pipeline (its NULL -> PAUSED is the first start),
 /// then `runs` timed pipelines.
 fn measure_elements(side: Side, o: &Options, warnings: &mut Vec<String>) -> Result<Figure, String> {
-    let reset = reset_peak_rss();
+    let watch = MemoryWatch::start(o);
     say(o, &format!("{} elements: warm-up pipeline", side.element()));
     let warm = element_run(side, o, WARMUP_FRAMES.min(o.frames), warnings)?;
     let mut values = Vec::new();
@@ -786,7 +816,7 @@ fn measure_elements(side: Side, o: &Options, warnings: &mut Vec<String>) -> Resu
     let fps = Stats::of(&values).ok_or("frame rates are not finite")?;
     let start = Duration::from_secs_f64(Stats::of(&starts).map_or(0.0, |s| s.median));
     let provider = provider.unwrap_or_else(|| "unknown (no INFO message from the element)".into());
-    let memory = memory_after(provider == "CPU", reset);
+    let memory = watch.finish(provider == "CPU");
     Ok(Figure { side, path: "elements", fps, frames, start, first_start: Some(warm.start), provider, memory })
 }
 
@@ -870,7 +900,7 @@ pub fn bench(o: &Options, out: &mut dyn Write) -> Result<Report, String> {
     used.dedup();
     p(out, format!("machine: {machine}; provider used: {} (requested {})", used.join(", "), o.provider));
     if figures.iter().any(|f| f.memory == Memory::NotMeasured) {
-        p(out, "memory: device memory of GPU providers is not measured (it would need NVML)".into());
+        p(out, "memory: device memory of GPU providers is not measured (NVML, libnvidia-ml.so.1, not found)".into());
     }
     for w in &warnings {
         p(out, format!("warning: {w}"));
@@ -1032,12 +1062,25 @@ mod tests {
 
     /// A GPU provider that cannot start is an error, not a panic (on a GPU runtime it runs).
     #[test]
+    fn memory_figures_say_what_they_are() {
+        assert_eq!(Memory::Rss { kib: 2048, since_reset: true }.to_string(), "peak RSS 2.0 MiB");
+        let d = Memory::Device { before_mib: 512.0, peak_mib: 2600.4 }.to_string();
+        assert_eq!(d, "peak device memory 2600 MiB (whole GPU, NVML; 512 MiB in use before)");
+        assert!(Memory::NotMeasured.to_string().contains("n/a"));
+    }
+
+    #[test]
     fn unavailable_provider_is_an_error() {
         let mut o = parse("--size 64x48 --frames 8 --runs 1 --element down --provider cuda").unwrap();
         o.quiet = true;
         match bench(&o, &mut Vec::new()) {
             Err(e) => assert!(e.contains("CUDA"), "{e}"),
-            Ok(r) => assert!(r.figures.iter().all(|f| f.provider == "CUDA" && f.memory == Memory::NotMeasured), "{r:?}"),
+            Ok(r) => assert!(
+                r.figures
+                    .iter()
+                    .all(|f| f.provider == "CUDA" && matches!(f.memory, Memory::Device { .. } | Memory::NotMeasured)),
+                "{r:?}"
+            ),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod eval;
 pub mod imsmdown;
 pub mod imsmup;
+pub mod nvml;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     if let Some(file) = plugin.filename() {
