@@ -32,6 +32,7 @@ step "reference graphs" .venv/bin/python training/test_reference_models.py
 step "examples/transcode.sh" bash examples/transcode.sh media/flower_cc0.mp4 out/ci/transcode.mp4 320x180 24
 step "examples/abr-ladder.sh" env RUNGS="320x180@30000/1001:300 256x144@15000/1001:150" \
     bash examples/abr-ladder.sh media/flower_cc0.mp4 out/ci/ladder
+step "device scripts parse" bash -c 'for f in training/device/full.sh scripts/device-bench.sh; do bash -n "$f" || exit 1; done'
 step "examples/display-adapt.sh" bash examples/display-adapt.sh --headless out/ci/transcode.mp4 480x270 60
 
 # The training tests: a smoke run (data -> train -> export -> ONNX parity, invertibility;

@@ -305,6 +305,40 @@ def test_resume_in_segments():
             assert e.code == 2
 
 
+def test_device_data_pack():
+    """training/device/pack_data.py: a tar with the manifest and every clip, readable by
+    the training's loader at the packed size (here from the fixture library or the real one,
+    two clips, 8 frames)."""
+    import csv
+    import tarfile
+
+    sys.path.insert(0, os.path.join(HERE, "device"))
+    import pack_data
+
+    with tempfile.TemporaryDirectory() as d:
+        root = data.VIDEO_ROOT
+        rows = [r for r in data.read_manifest(root) if r["split"] in ("train", "dev")][:2]
+        lib = os.path.join(d, "lib")
+        for r in rows:
+            os.makedirs(os.path.join(lib, r["split"], r["clip"]))
+            os.symlink(data.clip_path(root, r), os.path.join(lib, r["split"], r["clip"], r["file"]))
+        with open(os.path.join(lib, "manifest.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        tar = os.path.join(d, "pack.tar")
+        assert pack_data.main(["--root", lib, "--out", tar, "--frames", "8", "--short", "96"]) == 0
+        out = os.path.join(d, "out")
+        with tarfile.open(tar) as t:
+            t.extractall(out, filter="data")
+        packed = data.read_manifest(out)
+        assert [r["clip"] for r in packed] == [r["clip"] for r in rows]
+        for r in packed:
+            fr = data.load_clip(data.clip_path(out, r), 100, 1000)
+            assert fr.shape[0] == int(r["frames"]) == 8, (r, fr.shape)
+            assert min(fr.shape[1:3]) <= 96 and (fr.shape[2], fr.shape[1]) == (int(r["width"]), int(r["height"]))
+
+
 def test_shipped_small_graphs():
     d = os.path.join(REPO, "models", "imsm-small")
     if not os.path.exists(os.path.join(d, "down.onnx")):
@@ -324,7 +358,7 @@ def test_shipped_small_graphs():
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_shipped_small_graphs, test_smoke_small,
-         test_resume_in_segments]
+         test_resume_in_segments, test_device_data_pack]
 
 
 def main(argv):
