@@ -37,8 +37,9 @@
 //!
 //! Modules: [`settings`] (command-line vocabulary), [`pipelines`] (the GStreamer and
 //! ffmpeg runs), [`metrics`] and [`score`] (PSNR / SSIM), [`report`] (results.json,
-//! results.md, rd.png), [`cli`] (the command).
+//! results.md with BD-rates from [`bdrate`], rd.png), [`cli`] (the command).
 
+pub mod bdrate;
 pub mod cli;
 pub mod metrics;
 pub mod pipelines;

@@ -194,6 +194,38 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
         }
         let _ = writeln!(md);
     }
+    let bd = bd_rates(records, settings);
+    if !bd.is_empty() {
+        let _ = writeln!(md, "## BD-rate against classic (x264 channels)\n");
+        let _ = writeln!(
+            md,
+            "Bjøntegaard delta rate of each method against the classic rung (videoscale + videorate \
+             through the same encoder): PSNR of the 60 fps output (all frames) against the bitrate of \
+             what was encoded (the low-rate stream; for direct, the full-rate stream), over the CRF \
+             channels of the run, PCHIP interpolation of log-rate over PSNR (src/eval/bdrate.rs). \
+             Negative = fewer bits for the same quality. Per clip, then the mean over the clips that \
+             have a value (n/a: fewer than two points or no common PSNR range).\n"
+        );
+        let clips: Vec<String> = {
+            let mut seen: Vec<String> = Vec::new();
+            for r in records {
+                if !seen.contains(&r.clip) {
+                    seen.push(r.clip.clone());
+                }
+            }
+            seen
+        };
+        let short = |c: &str| Path::new(c).file_name().map_or(c.to_string(), |n| n.to_string_lossy().into_owned());
+        let _ = writeln!(md, "| setting | method | mean | {} |", clips.iter().map(|c| short(c)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(md, "|---|---|---:|{}", "---:|".repeat(clips.len()));
+        for row in &bd {
+            let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:+.1} %"));
+            let cells: Vec<String> =
+                clips.iter().map(|c| pct(row.per_clip.iter().find(|(k, _)| k == c).and_then(|(_, v)| *v))).collect();
+            let _ = writeln!(md, "| {} | {} | {} | {} |", row.setting, row.method, pct(row.mean), cells.join(" | "));
+        }
+        let _ = writeln!(md);
+    }
     if !meta.notes.is_empty() {
         let _ = writeln!(md, "## Notes\n");
         for n in &meta.notes {
@@ -246,6 +278,52 @@ fn method_color(m: &str) -> plotters::style::RGBColor {
 pub type Curve = (String, Vec<(f64, f64)>);
 
 /// The rate-distortion curves of each setting, from the means over clips.
+/// BD-rate of one method against classic under one setting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BdRate {
+    pub setting: String,
+    pub method: String,
+    /// (clip, BD-rate %) in the order the clips were measured.
+    pub per_clip: Vec<(String, Option<f64>)>,
+    /// Mean over the clips that have a value.
+    pub mean: Option<f64>,
+}
+
+/// BD-rate (%) of every method against classic, per setting and clip, from the codec
+/// channels' (kbit/s, PSNR) points. Empty when the run had fewer than two codec channels.
+pub fn bd_rates(records: &[Record], settings: &[Setting]) -> Vec<BdRate> {
+    let curve = |clip: &str, setting: &str, method: &str| -> Vec<(f64, f64)> {
+        records
+            .iter()
+            .filter(|r| r.clip == clip && r.setting == setting && r.method == method && r.channel.starts_with("crf"))
+            .filter_map(|r| Some((r.kbps?, r.psnr?)))
+            .collect()
+    };
+    let mut clips: Vec<&str> = Vec::new();
+    for r in records {
+        if !clips.contains(&r.clip.as_str()) {
+            clips.push(&r.clip);
+        }
+    }
+    let mut out = Vec::new();
+    for s in settings {
+        for m in Method::ALL.iter().filter(|m| **m != Method::Classic) {
+            let per_clip: Vec<(String, Option<f64>)> = clips
+                .iter()
+                .filter(|c| records.iter().any(|r| r.clip == **c && r.setting == s.name && r.method == m.name()))
+                .map(|c| (c.to_string(), super::bdrate::bd_rate(&curve(c, &s.name, "classic"), &curve(c, &s.name, m.name()))))
+                .collect();
+            if per_clip.is_empty() || per_clip.iter().all(|(_, v)| v.is_none()) {
+                continue;
+            }
+            let values: Vec<f64> = per_clip.iter().filter_map(|(_, v)| *v).collect();
+            let mean = Some(values.iter().sum::<f64>() / values.len() as f64);
+            out.push(BdRate { setting: s.name.clone(), method: m.name().to_string(), per_clip, mean });
+        }
+    }
+    out
+}
+
 pub fn rd_curves(records: &[Record], settings: &[Setting], channels: &[Channel]) -> Vec<(String, Vec<Curve>)> {
     let summaries = summarize(records, settings, channels);
     settings
@@ -396,6 +474,33 @@ mod tests {
             record("a.mp4", "t2s2", "crf23", "direct", 35.0, Some(2000.0)),
         ];
         (records, settings, channels)
+    }
+
+    /// BD-rate rows from two clips' CRF points: imsm needs 20 % fewer bits than classic on
+    /// a.mp4 (same PSNRs at 0.8x the rate) and 25 % more on b.mp4; one CRF point is n/a.
+    #[test]
+    fn bd_rates_per_clip_and_mean() {
+        let settings = Setting::parse_list("t2s2").unwrap();
+        let mut records = Vec::new();
+        for (crf, psnr, kbps) in [("crf18", 36.0, 800.0), ("crf23", 34.0, 400.0), ("crf28", 31.5, 200.0)] {
+            records.push(record("a.mp4", "t2s2", crf, "classic", psnr, Some(kbps)));
+            records.push(record("a.mp4", "t2s2", crf, "imsm", psnr, Some(kbps * 0.8)));
+            records.push(record("b.mp4", "t2s2", crf, "classic", psnr, Some(kbps)));
+            records.push(record("b.mp4", "t2s2", crf, "imsm", psnr, Some(kbps * 1.25)));
+        }
+        records.push(record("a.mp4", "t2s2", "crf23", "mci", 34.5, Some(400.0)));
+        let bd = bd_rates(&records, &settings);
+        assert_eq!(bd.len(), 1, "{bd:?}");
+        let imsm = &bd[0];
+        assert_eq!((imsm.setting.as_str(), imsm.method.as_str()), ("t2s2", "imsm"));
+        let a = imsm.per_clip[0].1.unwrap();
+        let b = imsm.per_clip[1].1.unwrap();
+        assert!((a + 20.0).abs() < 1e-9 && (b - 25.0).abs() < 1e-9, "{imsm:?}");
+        assert!((imsm.mean.unwrap() - 2.5).abs() < 1e-9);
+        let channels = Channel::parse_list("crf18,crf23,crf28").unwrap();
+        let md = markdown(&records, &settings, &channels, &RunMeta::default());
+        assert!(md.contains("## BD-rate against classic"), "{md}");
+        assert!(md.contains("| t2s2 | imsm | +2.5 % | -20.0 % | +25.0 % |"), "{md}");
     }
 
     #[test]
