@@ -7,7 +7,7 @@
 #   - restores a checkpoint brought back from an earlier machine (.device/resume/);
 #   - starts train.py --resume as a daemon (setsid) unless it runs or has ended: it goes on
 #     between calls while the machine stays warm;
-#   - waits up to WAIT_S seconds (default 540) or until training ends, then copies
+#   - waits up to WAIT_S seconds (default 520, inside the 10-minute command limit) or until training ends, then copies
 #     checkpoint.pt, train.log and console.log (and, when finished, the graphs and
 #     provenance.json) to $OUT.
 # Exit code: 0 finished, 75 still training (call again at once), 3 waiting for the wheel
@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUN="${RUN_DIR:-/tmp/imsm-full}"
-WAIT_S="${WAIT_S:-540}"
+WAIT_S="${WAIT_S:-520}"
 SEED="${SEED:-1}"
 OUT="${OUT:-/tmp/imsm-out}"
 mkdir -p "$RUN" "$OUT"
