@@ -32,6 +32,8 @@ options:
   --models DIR      graphs for imsmdown/imsmup (default: the source tree's models/)
   --reference DIR   bicubic + blend reference graphs (default: models/reference/)
   --dump-frames     also write the source and every output as raw RGB under DIR/frames/
+  --report-from DIR measure nothing: write results.md and rd.png again from DIR/results.json
+                    (and DIR/meta.json when there) into --out (default DIR)
   -h, --help        this text
 ";
 
@@ -48,6 +50,8 @@ pub struct Options {
     pub models: PathBuf,
     pub reference: PathBuf,
     pub dump_frames: bool,
+    /// Re-render the report of an earlier run instead of measuring.
+    pub report_from: Option<PathBuf>,
     pub clips: Vec<PathBuf>,
     /// No progress line (tests).
     pub quiet: bool,
@@ -67,6 +71,7 @@ impl Default for Options {
             reference: models.join("reference"),
             models,
             dump_frames: false,
+            report_from: None,
             clips: Vec::new(),
             quiet: false,
         }
@@ -109,11 +114,20 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "--models" => o.models = PathBuf::from(value()?),
             "--reference" => o.reference = PathBuf::from(value()?),
             "--dump-frames" => o.dump_frames = true,
+            "--report-from" => o.report_from = Some(PathBuf::from(value()?)),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
             _ => o.clips.push(PathBuf::from(arg)),
         }
     }
-    if o.clips.is_empty() {
+    let out_given = args.iter().any(|a| a == "--out" || a.starts_with("--out="));
+    if let Some(dir) = &o.report_from {
+        if !o.clips.is_empty() {
+            return Err("--report-from takes no clips".into());
+        }
+        if !out_given {
+            o.out = dir.clone();
+        }
+    } else if o.clips.is_empty() {
         return Err("no clip given".into());
     }
     Ok(Some(o))
@@ -647,6 +661,9 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     report::write_json(&records, &o.out.join("results.json"))?;
+    let meta_path = o.out.join("meta.json");
+    let meta_text = serde_json::to_string_pretty(&meta).map_err(|e| e.to_string())?;
+    std::fs::write(&meta_path, meta_text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
     let md = report::markdown(&records, &o.settings, &o.channels, &meta);
     let md_path = o.out.join("results.md");
     std::fs::write(&md_path, md).map_err(|e| format!("{}: {e}", md_path.display()))?;
@@ -656,6 +673,41 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         Err(e) => eprintln!("warning: {e}"),
     }
     Ok(Outcome { records, measured_clips: measured, meta })
+}
+
+/// `--report-from DIR`: results.md and rd.png again from DIR/results.json (and
+/// DIR/meta.json, which runs since meta.json existed write) into `o.out`.
+pub fn rerender(o: &Options, dir: &Path) -> Result<usize, String> {
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let records: Vec<Record> = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (settings, channels) = report::settings_and_channels(&records)?;
+    let mut meta: RunMeta = match std::fs::read_to_string(dir.join("meta.json")) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}/meta.json: {e}", dir.display()))?,
+        Err(_) => RunMeta {
+            date: "(not recorded)".into(),
+            machine: "(not recorded)".into(),
+            clips: {
+                let mut c: Vec<String> = Vec::new();
+                for r in &records {
+                    if !c.contains(&r.clip) {
+                        c.push(r.clip.clone());
+                    }
+                }
+                c
+            },
+            ..Default::default()
+        },
+    };
+    meta.notes.push(format!("report written again by imsm-eval --report-from {} on {}", dir.display(), utc_now()));
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    let md_path = o.out.join("results.md");
+    std::fs::write(&md_path, report::markdown(&records, &settings, &channels, &meta))
+        .map_err(|e| format!("{}: {e}", md_path.display()))?;
+    if let Ok(Some(w)) | Err(w) = report::plot(&records, &settings, &channels, &o.out.join("rd.png")) {
+        eprintln!("warning: {w}");
+    }
+    Ok(records.len())
 }
 
 /// The whole command; returns the exit code.
@@ -671,6 +723,18 @@ pub fn main_with_args(args: &[String]) -> i32 {
             return 2;
         }
     };
+    if let Some(dir) = &o.report_from {
+        return match rerender(&o, dir) {
+            Ok(n) => {
+                eprintln!("imsm-eval: {n} records from {} -> {}/results.md, rd.png", dir.display(), o.out.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("imsm-eval: {e}");
+                1
+            }
+        };
+    }
     let command = std::iter::once("imsm-eval".to_string()).chain(args.iter().cloned()).collect::<Vec<_>>().join(" ");
     match evaluate(&o, &command) {
         Ok(outcome) => {
@@ -720,6 +784,9 @@ mod tests {
         assert_eq!(o.methods, [Method::Imsm, Method::Direct]);
         assert_eq!(o.threads, 1);
         assert!(parse_args(&args("--help")).unwrap().is_none());
+        let o = parse_args(&args("--report-from /tmp/run")).unwrap().unwrap();
+        assert_eq!((o.report_from.as_deref(), o.out.as_path()), (Some(Path::new("/tmp/run")), Path::new("/tmp/run")));
+        assert!(parse_args(&args("--report-from /tmp/run x.mp4")).is_err());
         for bad in ["", "--frames 1 a", "--frames x a", "--bogus a", "--settings t9x a", "--channels crf99 a", "--out", "--provider gpu a"] {
             assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
         }
@@ -826,6 +893,23 @@ mod tests {
         assert!(get("crf23", "imsm") <= get("lossless", "imsm") + 0.01);
         assert!(out.join("results.md").is_file());
         assert!(std::fs::read(out.join("rd.png")).unwrap().starts_with(b"\x89PNG"));
+        // --report-from renders the same tables again from results.json + meta.json.
+        let again = out.join("again");
+        let o2 = parse_args(&[
+            "--report-from".to_string(),
+            out.display().to_string(),
+            "--out".into(),
+            again.display().to_string(),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(rerender(&o2, &out).unwrap(), records.len());
+        let first = std::fs::read_to_string(out.join("results.md")).unwrap();
+        let second = std::fs::read_to_string(again.join("results.md")).unwrap();
+        let table = |md: &str| md.split("## Notes").next().unwrap().to_string();
+        assert_eq!(table(&first), table(&second));
+        assert!(second.contains("report written again by imsm-eval --report-from"), "{second}");
+        assert!(again.join("rd.png").is_file());
         let _ = std::fs::remove_dir_all(&out);
     }
 }

@@ -41,7 +41,7 @@ pub struct Record {
 }
 
 /// What results.md says about the run besides the tables.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunMeta {
     pub date: String,
     pub machine: String,
@@ -204,7 +204,9 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
              what was encoded (the low-rate stream; for direct, the full-rate stream), over the CRF \
              channels of the run, PCHIP interpolation of log-rate over PSNR (src/eval/bdrate.rs). \
              Negative = fewer bits for the same quality. Per clip, then the mean over the clips that \
-             have a value (n/a: fewer than two points or no common PSNR range).\n"
+             have a value (n/a: fewer than two points or no common PSNR range, which happens when \
+             the resampling error dominates the codec's and the curves are nearly flat: give more \
+             CRFs, e.g. crf14 to crf40).\n"
         );
         let clips: Vec<String> = {
             let mut seen: Vec<String> = Vec::new();
@@ -241,6 +243,23 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
         let _ = writeln!(md);
     }
     md
+}
+
+/// The settings and channels the records hold, in the order they first appear (to render
+/// a report again from results.json).
+pub fn settings_and_channels(records: &[Record]) -> Result<(Vec<Setting>, Vec<Channel>), String> {
+    let mut settings: Vec<Setting> = Vec::new();
+    let mut channels: Vec<Channel> = Vec::new();
+    for r in records {
+        if !settings.iter().any(|s| s.name == r.setting) {
+            settings.push(Setting::parse(&r.setting)?);
+        }
+        let c = Channel::parse(&r.channel)?;
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    Ok((settings, channels))
 }
 
 pub fn write_json(records: &[Record], path: &Path) -> Result<(), String> {
