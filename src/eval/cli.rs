@@ -687,15 +687,7 @@ pub fn rerender(o: &Options, dir: &Path) -> Result<usize, String> {
         Err(_) => RunMeta {
             date: "(not recorded)".into(),
             machine: "(not recorded)".into(),
-            clips: {
-                let mut c: Vec<String> = Vec::new();
-                for r in &records {
-                    if !c.contains(&r.clip) {
-                        c.push(r.clip.clone());
-                    }
-                }
-                c
-            },
+            clips: report::clips_in_order(&records),
             ..Default::default()
         },
     };

@@ -53,6 +53,17 @@ pub struct RunMeta {
     pub elapsed_s: f64,
 }
 
+/// The clips of the records, each once, in the order they were measured.
+pub fn clips_in_order(records: &[Record]) -> Vec<String> {
+    let mut clips: Vec<String> = Vec::new();
+    for r in records {
+        if !clips.contains(&r.clip) {
+            clips.push(r.clip.clone());
+        }
+    }
+    clips
+}
+
 /// Mean of the values present; `None` if none are.
 fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let v: Vec<f64> = values.flatten().collect();
@@ -164,15 +175,7 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
         let _ = writeln!(md);
     }
     // Per-clip PSNR when several clips were measured.
-    let clips: Vec<&String> = {
-        let mut seen = Vec::new();
-        for r in records {
-            if !seen.contains(&&r.clip) {
-                seen.push(&r.clip);
-            }
-        }
-        seen
-    };
+    let clips = clips_in_order(records);
     if clips.len() > 1 {
         let _ = writeln!(md, "## PSNR by clip\n");
         let _ = writeln!(md, "| clip | setting | channel | {} |", Method::ALL.map(|m| m.name()).join(" | "));
@@ -208,15 +211,7 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
              the resampling error dominates the codec's and the curves are nearly flat: give more \
              CRFs, e.g. crf14 to crf40).\n"
         );
-        let clips: Vec<String> = {
-            let mut seen: Vec<String> = Vec::new();
-            for r in records {
-                if !seen.contains(&r.clip) {
-                    seen.push(r.clip.clone());
-                }
-            }
-            seen
-        };
+        let clips = clips_in_order(records);
         let short = |c: &str| Path::new(c).file_name().map_or(c.to_string(), |n| n.to_string_lossy().into_owned());
         let _ = writeln!(md, "| setting | method | mean | {} |", clips.iter().map(|c| short(c)).collect::<Vec<_>>().join(" | "));
         let _ = writeln!(md, "|---|---|---:|{}", "---:|".repeat(clips.len()));
@@ -318,12 +313,7 @@ pub fn bd_rates(records: &[Record], settings: &[Setting]) -> Vec<BdRate> {
             .filter_map(|r| Some((r.kbps?, r.psnr?)))
             .collect()
     };
-    let mut clips: Vec<&str> = Vec::new();
-    for r in records {
-        if !clips.contains(&r.clip.as_str()) {
-            clips.push(&r.clip);
-        }
-    }
+    let clips = clips_in_order(records);
     let mut out = Vec::new();
     for s in settings {
         for m in Method::ALL.iter().filter(|m| **m != Method::Classic) {
