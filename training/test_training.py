@@ -340,9 +340,13 @@ def test_device_data_pack():
 
 
 def test_shipped_small_graphs():
-    d = os.path.join(REPO, "models", "imsm-small")
+    for name in ("imsm-small", "imsm-small-80"):
+        check_shipped_graphs(os.path.join(REPO, "models", name))
+
+
+def check_shipped_graphs(d):
     if not os.path.exists(os.path.join(d, "down.onnx")):
-        print("  (models/imsm-small not present: skipped)")
+        print(f"  ({d} not present: skipped)")
         return
     for g in ("down", "reveal", "synth"):
         checks.check_contract(os.path.join(d, g + ".onnx"), g)
