@@ -358,6 +358,15 @@ def check_shipped_graphs(d):
         assert last["contract"] == CONTRACT, last
         assert max(last["parity_max_abs_err"].values()) < 1e-3, last
         assert last["invertibility_max_abs_err"] < 1e-4, last
+    # The shipped graphs are the shipped checkpoint: parity measured again, not only read
+    # from the provenance.
+    import reexport
+    import train
+
+    system, _ = reexport.load_system(os.path.join(d, "checkpoint.pt"))
+    par = checks.parity(system, {g: os.path.join(d, g + ".onnx") for g in ("down", "reveal", "synth")},
+                        train.PARITY_CASES, seed=1)
+    assert max(par.values()) < 1e-3, (d, par)
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
