@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 
 use crate::engine::color::{self, Colorimetry, FrameLayout, PixelFormat};
-use crate::engine::model::{self, DownGraph, Features, Provider, SessionConfig, UpGraphs, WindowFrame};
+use crate::engine::model::{self, DownGraph, Features, Provider, SessionConfig, StagedFrame, UpGraphs, WindowFrame};
 use crate::engine::schedule::{DownJob, DownScheduler, UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::RgbFrame;
@@ -502,7 +502,7 @@ enum Graphs {
 
 fn render_down(
     graph: &mut DownGraph,
-    jobs: Vec<DownJob<RgbFrame>>,
+    jobs: Vec<DownJob<StagedFrame>>,
     ratio: f32,
     out: &mut I420,
 ) -> Result<u64, String> {
@@ -540,14 +540,15 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
     let mut counted = 0u64;
     match graphs {
         Graphs::Down(graph) => {
-            let mut sched = DownScheduler::<RgbFrame>::new(ratio);
+            let mut sched = DownScheduler::<StagedFrame>::new(ratio);
             let r = ratio.as_f64() as f32;
             for n in 0..input_frames(Side::Down, frames) {
                 src.fill_gradient(n);
                 let t = Instant::now();
                 let mut rgb = RgbFrame::new(g.in_w, g.in_h);
                 src.decode(&mut rgb)?;
-                render_down(graph, sched.push(n as u64, rgb), r, &mut out)?;
+                let staged = graph.stage(rgb).map_err(|e| e.to_string())?;
+                render_down(graph, sched.push(n as u64, staged), r, &mut out)?;
                 timed += t.elapsed();
                 counted += 1;
             }
@@ -562,7 +563,7 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
                 let t = Instant::now();
                 let mut rgb = RgbFrame::new(g.in_w, g.in_h);
                 src.decode(&mut rgb)?;
-                let features = graphs.reveal(&rgb, UP_HINT).map_err(|e| e.to_string())?;
+                let features = graphs.reveal(rgb, UP_HINT).map_err(|e| e.to_string())?;
                 counted += render_up(graphs, sched.push(n as u64, features), &mut out)?;
                 timed += t.elapsed();
             }

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use ort::ep::{self, ExecutionProvider};
 use ort::environment::Environment;
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::builder::SessionBuilder;
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::session::{IoBinding, Session};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use super::RgbFrame;
 use super::schedule::WINDOW_SLOTS;
@@ -216,6 +217,59 @@ pub struct ProviderChoice {
     pub fallbacks: Vec<String>,
 }
 
+/// Where a session reads and writes its pixel and feature tensors: host memory for the
+/// CPU provider, the GPU's own memory for CUDA and TensorRT.
+///
+/// Tensors are placed once and then bound (ONNX Runtime I/O binding) to every run that
+/// needs them: an input frame is uploaded once however many down windows it is in, and
+/// reveal's features stay on the GPU for every synth run between two received frames,
+/// instead of going to the host and back for each output frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Host,
+    Cuda { device_id: i32 },
+}
+
+impl Placement {
+    fn of(choice: &ProviderChoice, device_id: i32) -> Self {
+        match choice.name {
+            "CUDA" | "TensorRT" => Placement::Cuda { device_id },
+            _ => Placement::Host,
+        }
+    }
+
+    /// Where outputs that stay with the graphs (reveal's features) are allocated.
+    fn device_memory(self) -> ort::Result<MemoryInfo<'static>> {
+        match self {
+            Placement::Host => MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default),
+            Placement::Cuda { device_id } => {
+                MemoryInfo::new(AllocationDevice::CUDA, device_id, AllocatorType::Device, MemoryType::Default)
+            }
+        }
+    }
+
+    /// Host memory that output frames are written to: page-locked under CUDA, so the
+    /// download is one DMA transfer instead of a copy through a staging buffer.
+    fn output_allocator(self, session: &Session) -> ort::Result<Allocator> {
+        match self {
+            Placement::Host => Ok(Allocator::default()),
+            Placement::Cuda { device_id } => Allocator::new(
+                session,
+                MemoryInfo::new(AllocationDevice::CUDA_PINNED, device_id, AllocatorType::Device, MemoryType::CPUOutput)?,
+            ),
+        }
+    }
+
+    /// Moves a host tensor to where the session reads it; on the host it stays as it is
+    /// (the tensor owns the frame's buffer, no copy).
+    fn place(self, host: Tensor<f32>) -> ort::Result<Tensor<f32>> {
+        match self {
+            Placement::Host => Ok(host),
+            Placement::Cuda { device_id } => host.to(AllocationDevice::CUDA, device_id),
+        }
+    }
+}
+
 fn provider_error(name: &str, rt: &Runtime, e: impl fmt::Display) -> ModelError {
     ModelError::Provider(format!("{name} could not be started with {}: {e}", rt.library.display()))
 }
@@ -372,10 +426,15 @@ const SYNTH: Contract = Contract {
 /// One loaded graph, checked against its contract.
 struct Graph {
     session: Session,
+    /// Inputs and outputs of the next run, bound to tensors where the session wants them.
+    binding: IoBinding,
+    placement: Placement,
     name: &'static str,
     /// Optional inputs the graph declares.
     optional: Vec<&'static str>,
     kind: String,
+    /// Size (w, h) of the host tensor the frame output is bound to, if bound.
+    bound_frame: Option<(usize, usize)>,
 }
 
 fn elem_of(t: &ValueType) -> Option<Elem> {
@@ -435,7 +494,10 @@ impl Graph {
             return Err(bad(format!("input '{}' is not in the contract", extra.name())));
         }
         let kind = metadata("imsm.kind").unwrap_or_else(|| "unlabelled".to_string());
-        Ok((Self { session, name: contract.graph, optional, kind }, choice))
+        let binding = session.create_binding().map_err(|e| bad(format!("cannot create an I/O binding: {e}")))?;
+        let placement = Placement::of(&choice, config.device_id);
+        let graph = Self { session, binding, placement, name: contract.graph, optional, kind, bound_frame: None };
+        Ok((graph, choice))
     }
 
     fn declares(&self, input: &str) -> bool {
@@ -445,11 +507,78 @@ impl Graph {
     fn run_err(&self, e: impl fmt::Display) -> ModelError {
         ModelError::Run { graph: self.name, reason: e.to_string() }
     }
+
+    /// Binds a small host input (time, sizes, flags), copied into a tensor it owns.
+    fn bind_small<T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static>(
+        &mut self,
+        name: &'static str,
+        values: &[T],
+    ) -> Result<(), ModelError> {
+        let tensor = Tensor::from_array(([values.len()], values.to_vec())).map_err(|e| self.run_err(e))?;
+        self.binding.bind_input(name, &tensor).map_err(|e| self.run_err(e))
+    }
+
+    /// Binds output `name` to a host tensor of [1, 3, h, w] (page-locked under CUDA),
+    /// allocated again only when the size changes: the graph writes every frame there.
+    fn bind_frame_output(&mut self, name: &'static str, w: usize, h: usize) -> Result<(), ModelError> {
+        if self.bound_frame == Some((w, h)) {
+            return Ok(());
+        }
+        self.bound_frame = None;
+        let allocator = self.placement.output_allocator(&self.session).map_err(|e| self.run_err(e))?;
+        let tensor = Tensor::<f32>::new(&allocator, [1usize, 3, h, w]).map_err(|e| self.run_err(e))?;
+        self.binding.bind_output(name, tensor).map_err(|e| self.run_err(e))?;
+        self.bound_frame = Some((w, h));
+        Ok(())
+    }
+
+    /// Runs the bound inputs, copies the frame output `name` ([1, 3, h, w]) out, and
+    /// releases the inputs (so no frame is kept alive by the binding).
+    fn run_to_frame(&mut self, name: &'static str, w: usize, h: usize) -> Result<RgbFrame, ModelError> {
+        let graph = self.name;
+        let err = |reason: String| ModelError::Run { graph, reason };
+        let result = match self.session.run_binding(&self.binding) {
+            Ok(outputs) => match outputs.get(name).map(|v| v.try_extract_tensor::<f32>()) {
+                Some(Ok((shape, data))) => {
+                    check_frame_shape(graph, shape, w, h).map(|()| RgbFrame { width: w, height: h, data: data.to_vec() })
+                }
+                Some(Err(e)) => Err(err(e.to_string())),
+                None => Err(err(format!("output '{name}' missing"))),
+            },
+            Err(e) => Err(err(e.to_string())),
+        };
+        self.binding.clear_inputs();
+        result
+    }
 }
 
 /// The `out_size` input: (height, width).
 fn size_tensor(w: usize, h: usize) -> [i64; 2] {
     [h as i64, w as i64]
+}
+
+/// An input frame placed where the down graph reads it (see [`Placement`]), once,
+/// however many windows it is in.
+pub struct StagedFrame {
+    tensor: Tensor<f32>,
+    width: usize,
+    height: usize,
+}
+
+impl fmt::Debug for StagedFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StagedFrame").field("width", &self.width).field("height", &self.height).finish_non_exhaustive()
+    }
+}
+
+impl StagedFrame {
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn height(&self) -> usize {
+        self.height
+    }
 }
 
 /// imsmdown's graph: a window of input frames to one low-rate frame.
@@ -459,7 +588,7 @@ pub struct DownGraph {
 
 /// One input frame handed to [`DownGraph::run`].
 pub struct WindowFrame<'a> {
-    pub frame: &'a RgbFrame,
+    pub frame: &'a StagedFrame,
     /// Time relative to the output instant, in output frame intervals.
     pub offset: f32,
 }
@@ -475,11 +604,29 @@ impl DownGraph {
         &self.graph.kind
     }
 
+    /// Where this graph's frames live.
+    pub fn placement(&self) -> Placement {
+        self.graph.placement
+    }
+
+    /// Takes an input frame over and places it where the graph reads it: on the host
+    /// the tensor owns the frame's buffer (no copy), under CUDA it is uploaded once.
+    pub fn stage(&self, frame: RgbFrame) -> Result<StagedFrame, ModelError> {
+        let (width, height) = (frame.width, frame.height);
+        if frame.data.len() != 3 * width * height {
+            return Err(self.graph.run_err("frame buffer does not match its size"));
+        }
+        let host = Tensor::from_array(([1usize, 3, height, width], frame.data)).map_err(|e| self.graph.run_err(e))?;
+        let tensor = self.graph.placement.place(host).map_err(|e| self.graph.run_err(format!("upload: {e}")))?;
+        Ok(StagedFrame { tensor, width, height })
+    }
+
     /// Renders one output frame of `out_w` x `out_h` from up to [`WINDOW_SLOTS`]
     /// frames (all the same size, time order), `ratio` input frames per output frame.
     ///
-    /// Each slot is its own graph input that borrows the frame's pixels, so an input
-    /// frame shared by several windows is never copied into a window tensor.
+    /// Each slot is its own graph input bound to the staged frame, so an input frame
+    /// shared by several windows is neither copied into a window tensor nor uploaded
+    /// again.
     pub fn run(
         &mut self,
         window: &[WindowFrame<'_>],
@@ -499,41 +646,45 @@ impl DownGraph {
             offsets[slot] = f.offset;
             valid[slot] = 1.0;
         }
-        let err = err_run("down");
-        let offsets = TensorRef::from_array_view(([1usize, WINDOW_SLOTS], &offsets[..])).map_err(err)?;
-        let valid = TensorRef::from_array_view(([1usize, WINDOW_SLOTS], &valid[..])).map_err(err)?;
-        let ratio = [ratio];
-        let ratio = TensorRef::from_array_view(([1usize], &ratio[..])).map_err(err)?;
-        let size = size_tensor(out_w, out_h);
-        let size = TensorRef::from_array_view(([2usize], &size[..])).map_err(err)?;
-        let quality = [quality];
-        let mut inputs = ort::inputs![
-            "offsets" => offsets,
-            "valid" => valid,
-            "ratio" => ratio,
-            "out_size" => size,
-        ];
+        let g = &mut self.graph;
         for (slot, name) in FRAME_INPUTS.iter().enumerate() {
             // Empty slots repeat the last real frame, as the contract says.
             let frame = window[slot.min(window.len() - 1)].frame;
-            let view = TensorRef::from_array_view(([1usize, 3, h, w], &frame.data[..])).map_err(err)?;
-            inputs.push(((*name).into(), view.into()));
+            g.binding.bind_input(*name, &frame.tensor).map_err(|e| g.run_err(e))?;
         }
-        if self.graph.declares("quality") {
-            inputs.push(("quality".into(), TensorRef::from_array_view(([1usize], &quality[..])).map_err(err)?.into()));
+        let window_shape = |v: [f32; WINDOW_SLOTS]| Tensor::from_array(([1usize, WINDOW_SLOTS], v.to_vec()));
+        let offsets = window_shape(offsets).map_err(|e| g.run_err(e))?;
+        let valid = window_shape(valid).map_err(|e| g.run_err(e))?;
+        g.binding.bind_input("offsets", &offsets).map_err(|e| g.run_err(e))?;
+        g.binding.bind_input("valid", &valid).map_err(|e| g.run_err(e))?;
+        g.bind_small("ratio", &[ratio])?;
+        g.bind_small("out_size", &size_tensor(out_w, out_h))?;
+        if g.declares("quality") {
+            g.bind_small("quality", &[quality])?;
         }
-        let outputs = self.graph.session.run(inputs).map_err(err_run("down"))?;
-        let (shape, data) = outputs["lr"].try_extract_tensor::<f32>().map_err(err_run("down"))?;
-        check_frame_shape("down", shape, out_w, out_h)?;
-        Ok(RgbFrame { width: out_w, height: out_h, data: data.to_vec() })
+        g.bind_frame_output("lr", out_w, out_h)?;
+        g.run_to_frame("lr", out_w, out_h)
     }
 }
 
-/// Cached result of the reveal graph for one received frame.
-#[derive(Clone, Debug)]
+/// Reveal's result for one received frame, kept where the graphs run (see
+/// [`Placement`]) and bound to each synth run that needs it.
 pub struct Features {
-    shape: Vec<usize>,
-    data: Vec<f32>,
+    value: DynValue,
+    shape: Vec<i64>,
+}
+
+impl fmt::Debug for Features {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Features").field("shape", &self.shape).finish_non_exhaustive()
+    }
+}
+
+impl Features {
+    /// [1, C, h, w] as the reveal graph produced it.
+    pub fn shape(&self) -> &[i64] {
+        &self.shape
+    }
 }
 
 /// imsmup's graphs: reveal (once per received frame) and synth (once per output frame).
@@ -546,6 +697,13 @@ impl UpGraphs {
     pub fn load(rt: &Runtime, dir: &Path, config: &SessionConfig) -> Result<(Self, ProviderChoice), ModelError> {
         let (reveal, choice) = Graph::load(rt, dir, &REVEAL, config)?;
         let (synth, _) = Graph::load(rt, dir, &SYNTH, config)?;
+        if reveal.placement != synth.placement {
+            // The features go from one to the other without a copy only on one device.
+            return Err(ModelError::Provider(format!(
+                "reveal runs on {:?} but synth on {:?}; both graphs must run on one device",
+                reveal.placement, synth.placement
+            )));
+        }
         Ok((Self { reveal, synth }, choice))
     }
 
@@ -553,48 +711,58 @@ impl UpGraphs {
         &self.synth.kind
     }
 
-    /// `imsm`: 1 = known imsmdown stream, 0 = known ordinary video, 0.5 = unknown.
-    pub fn reveal(&mut self, lr: &RgbFrame, imsm: f32) -> Result<Features, ModelError> {
-        let err = err_run("reveal");
-        let input = TensorRef::from_array_view(([1usize, 3, lr.height, lr.width], &lr.data[..])).map_err(err)?;
-        let hint = [imsm];
-        let mut inputs = ort::inputs!["lr" => input];
-        if self.reveal.declares("imsm") {
-            inputs.push(("imsm".into(), TensorRef::from_array_view(([1usize], &hint[..])).map_err(err)?.into()));
+    /// Where the features live.
+    pub fn placement(&self) -> Placement {
+        self.reveal.placement
+    }
+
+    /// Reveals what a received frame carries. `imsm`: 1 = known imsmdown stream,
+    /// 0 = known ordinary video, 0.5 = unknown. The features stay on the graphs' device.
+    pub fn reveal(&mut self, lr: RgbFrame, imsm: f32) -> Result<Features, ModelError> {
+        let g = &mut self.reveal;
+        let (w, h) = (lr.width, lr.height);
+        if lr.data.len() != 3 * w * h {
+            return Err(g.run_err("frame buffer does not match its size"));
         }
-        let outputs = self.reveal.session.run(inputs).map_err(err_run("reveal"))?;
-        let (shape, data) = outputs["features"].try_extract_tensor::<f32>().map_err(err_run("reveal"))?;
+        // Binding a host tensor to a GPU session uploads it here, once.
+        let input = Tensor::from_array(([1usize, 3, h, w], lr.data)).map_err(|e| g.run_err(e))?;
+        g.binding.bind_input("lr", &input).map_err(|e| g.run_err(e))?;
+        if g.declares("imsm") {
+            g.bind_small("imsm", &[imsm])?;
+        }
+        // A fresh device allocation per run: the previous frame's features are still
+        // in use by the synth runs between it and this one.
+        let memory = g.placement.device_memory().map_err(|e| g.run_err(e))?;
+        g.binding.bind_output_to_device("features", &memory).map_err(|e| g.run_err(e))?;
+        let result = match g.session.run_binding(&g.binding) {
+            Ok(mut outputs) => outputs.remove("features").ok_or_else(|| "output 'features' missing".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        g.binding.clear_inputs();
+        let value = result.map_err(|e| g.run_err(e))?;
+        let shape = match value.dtype() {
+            ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => shape.to_vec(),
+            other => return Err(g.run_err(format!("features are {other:?}, not a float32 tensor"))),
+        };
         if shape.len() != 4 || shape[0] != 1 {
-            return Err(ModelError::Run { graph: "reveal", reason: format!("features have shape {shape:?}") });
+            return Err(g.run_err(format!("features have shape {shape:?}")));
         }
-        Ok(Features { shape: shape.iter().map(|&d| d as usize).collect(), data: data.to_vec() })
+        Ok(Features { value, shape })
     }
 
     /// Renders the frame at `t` in [0, 1] between the frames of `f0` and `f1`, `out_w` x `out_h`.
     pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
+        let g = &mut self.synth;
         if f0.shape != f1.shape {
-            return Err(ModelError::Run { graph: "synth", reason: "neighbouring frames differ in size".into() });
+            return Err(g.run_err("neighbouring frames differ in size"));
         }
-        let err = err_run("synth");
-        let feat0 = TensorRef::from_array_view((f0.shape.clone(), &f0.data[..])).map_err(err)?;
-        let feat1 = TensorRef::from_array_view((f1.shape.clone(), &f1.data[..])).map_err(err)?;
-        let t = [t];
-        let t = TensorRef::from_array_view(([1usize], &t[..])).map_err(err)?;
-        let size = size_tensor(out_w, out_h);
-        let size = TensorRef::from_array_view(([2usize], &size[..])).map_err(err)?;
-        let outputs = self
-            .synth
-            .session
-            .run(ort::inputs!["feat0" => feat0, "feat1" => feat1, "t" => t, "out_size" => size])
-            .map_err(err_run("synth"))?;
-        let (shape, data) = outputs["frame"].try_extract_tensor::<f32>().map_err(err_run("synth"))?;
-        check_frame_shape("synth", shape, out_w, out_h)?;
-        Ok(RgbFrame { width: out_w, height: out_h, data: data.to_vec() })
+        g.binding.bind_input("feat0", &f0.value).map_err(|e| g.run_err(e))?;
+        g.binding.bind_input("feat1", &f1.value).map_err(|e| g.run_err(e))?;
+        g.bind_small("t", &[t])?;
+        g.bind_small("out_size", &size_tensor(out_w, out_h))?;
+        g.bind_frame_output("frame", out_w, out_h)?;
+        g.run_to_frame("frame", out_w, out_h)
     }
-}
-
-fn err_run(graph: &'static str) -> impl Fn(ort::Error) -> ModelError + Copy {
-    move |e| ModelError::Run { graph, reason: e.to_string() }
 }
 
 fn check_frame_shape(graph: &'static str, shape: &[i64], w: usize, h: usize) -> Result<(), ModelError> {
@@ -627,5 +795,154 @@ mod tests {
         }
         assert_eq!("TRT".parse::<Provider>(), Ok(Provider::TensorRt));
         assert!("rocm".parse::<Provider>().unwrap_err().contains("auto, cpu, cuda, tensorrt"));
+    }
+
+    // The bound data path (staged frames, features kept with the graphs, preallocated
+    // outputs) must give exactly what a plain `Session::run` on host tensors gives.
+
+    use ort::value::TensorRef;
+
+    /// The graph directories checked: the reference graphs and a trained one (multi-channel features).
+    fn graph_dirs() -> Vec<PathBuf> {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        vec![models.join("reference"), models.join("imsm-small")]
+    }
+
+    fn one_thread() -> SessionConfig {
+        SessionConfig { provider: Provider::Cpu, threads: 1, ..Default::default() }
+    }
+
+    fn plain_session(rt: &Runtime, dir: &Path, graph: &str) -> Session {
+        Session::builder(&rt.env)
+            .unwrap()
+            .with_intra_threads(1)
+            .unwrap()
+            .commit_from_file(dir.join(format!("{graph}.onnx")))
+            .unwrap()
+    }
+
+    /// A deterministic textured frame, different for each `seed`.
+    fn frame(w: usize, h: usize, seed: usize) -> RgbFrame {
+        let mut f = RgbFrame::new(w, h);
+        for (i, v) in f.data.iter_mut().enumerate() {
+            *v = ((i * 7919 + seed * 104_729) % 1013) as f32 / 1012.0;
+        }
+        f
+    }
+
+    fn tensor<'a>(shape: Vec<usize>, data: &'a [f32]) -> TensorRef<'a, f32> {
+        TensorRef::from_array_view((shape, data)).unwrap()
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn bound_down_runs_equal_plain_runs() {
+        let rt = runtime(None).expect("ONNX Runtime (scripts/setup.sh puts it in .ort/)");
+        let (w, h, ow, oh) = (37, 21, 19, 11);
+        for dir in graph_dirs() {
+            let (mut graph, _) = DownGraph::load(&rt, &dir, &one_thread()).unwrap();
+            assert_eq!(graph.placement(), Placement::Host);
+            let mut plain = plain_session(&rt, &dir, "down");
+            let frames: Vec<RgbFrame> = (0..9).map(|k| frame(w, h, k)).collect();
+            let staged: Vec<StagedFrame> = frames.iter().map(|f| graph.stage(f.clone()).unwrap()).collect();
+            // Two overlapping windows share staged frames 2..=6; the second is short
+            // (4 real slots), so its empty slots repeat its last frame.
+            for (first, len) in [(0usize, 7usize), (2, 4)] {
+                let offsets: Vec<f32> = (0..len).map(|k| (k as f32 - 3.0) / 2.5).collect();
+                let window: Vec<WindowFrame<'_>> =
+                    (0..len).map(|k| WindowFrame { frame: &staged[first + k], offset: offsets[k] }).collect();
+                let bound = graph.run(&window, 2.5, 0.4, ow, oh).unwrap();
+
+                let mut off = [0f32; WINDOW_SLOTS];
+                let mut valid = [0f32; WINDOW_SLOTS];
+                off[..len].copy_from_slice(&offsets);
+                valid[..len].fill(1.0);
+                let (ratio, quality, size) = ([2.5f32], [0.4f32], [oh as i64, ow as i64]);
+                let mut inputs = ort::inputs![
+                    "offsets" => tensor(vec![1, WINDOW_SLOTS], &off),
+                    "valid" => tensor(vec![1, WINDOW_SLOTS], &valid),
+                    "ratio" => tensor(vec![1], &ratio),
+                    "out_size" => TensorRef::from_array_view(([2usize], &size[..])).unwrap(),
+                ];
+                for (slot, name) in FRAME_INPUTS.iter().enumerate() {
+                    let f = &frames[first + slot.min(len - 1)];
+                    inputs.push(((*name).into(), tensor(vec![1, 3, h, w], &f.data).into()));
+                }
+                if plain.inputs().iter().any(|i| i.name() == "quality") {
+                    inputs.push(("quality".into(), tensor(vec![1], &quality).into()));
+                }
+                let outputs = plain.run(inputs).unwrap();
+                let (_, expected) = outputs["lr"].try_extract_tensor::<f32>().unwrap();
+                assert_eq!((bound.width, bound.height), (ow, oh));
+                assert_eq!(max_abs_diff(&bound.data, expected), 0.0, "{} window at {first}", dir.display());
+            }
+        }
+    }
+
+    #[test]
+    fn bound_up_runs_equal_plain_runs_and_features_outlive_later_reveals() {
+        let rt = runtime(None).expect("ONNX Runtime (scripts/setup.sh puts it in .ort/)");
+        let (w, h, ow, oh) = (23, 13, 41, 30);
+        for dir in graph_dirs() {
+            let (mut graphs, _) = UpGraphs::load(&rt, &dir, &one_thread()).unwrap();
+            let mut reveal = plain_session(&rt, &dir, "reveal");
+            let mut synth = plain_session(&rt, &dir, "synth");
+            let frames: Vec<RgbFrame> = (0..3).map(|k| frame(w, h, 10 + k)).collect();
+            // Reveal all three first: the first two features must still hold their own
+            // values after the third reveal ran (each reveal gets its own allocation).
+            let features: Vec<Features> = frames.iter().map(|f| graphs.reveal(f.clone(), 1.0).unwrap()).collect();
+
+            let hint = [1f32];
+            let plain_features: Vec<(Vec<i64>, Vec<f32>)> = frames
+                .iter()
+                .map(|f| {
+                    let mut inputs = ort::inputs!["lr" => tensor(vec![1, 3, h, w], &f.data)];
+                    if reveal.inputs().iter().any(|i| i.name() == "imsm") {
+                        inputs.push(("imsm".into(), tensor(vec![1], &hint).into()));
+                    }
+                    let out = reveal.run(inputs).unwrap();
+                    let (shape, data) = out["features"].try_extract_tensor::<f32>().unwrap();
+                    (shape.to_vec(), data.to_vec())
+                })
+                .collect();
+            for (bound, plain) in features.iter().zip(&plain_features) {
+                assert_eq!(bound.shape(), &plain.0[..]);
+            }
+            for (a, b, t) in [(0usize, 1usize, 0.4f32), (1, 2, 0.75), (0, 1, 0.0)] {
+                let bound = graphs.synth(&features[a], &features[b], t, ow, oh).unwrap();
+                let (tt, size) = ([t], [oh as i64, ow as i64]);
+                let shape: Vec<usize> = plain_features[a].0.iter().map(|&d| d as usize).collect();
+                let out = synth
+                    .run(ort::inputs![
+                        "feat0" => tensor(shape.clone(), &plain_features[a].1),
+                        "feat1" => tensor(shape, &plain_features[b].1),
+                        "t" => tensor(vec![1], &tt),
+                        "out_size" => TensorRef::from_array_view(([2usize], &size[..])).unwrap(),
+                    ])
+                    .unwrap();
+                let (_, expected) = out["frame"].try_extract_tensor::<f32>().unwrap();
+                assert_eq!((bound.width, bound.height), (ow, oh));
+                assert_eq!(max_abs_diff(&bound.data, expected), 0.0, "{} synth {a}-{b} at {t}", dir.display());
+            }
+            // A new output size rebinds the output tensor.
+            let small = graphs.synth(&features[0], &features[1], 0.5, 7, 5).unwrap();
+            assert_eq!((small.width, small.height, small.data.len()), (7, 5, 3 * 35));
+        }
+    }
+
+    #[test]
+    fn staging_checks_the_frame_buffer() {
+        let rt = runtime(None).expect("ONNX Runtime (scripts/setup.sh puts it in .ort/)");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/reference");
+        let (graph, _) = DownGraph::load(&rt, &dir, &one_thread()).unwrap();
+        let broken = RgbFrame { width: 4, height: 4, data: vec![0.0; 10] };
+        assert!(graph.stage(broken).unwrap_err().to_string().contains("does not match its size"));
+        let (mut graphs, _) = UpGraphs::load(&rt, &dir, &one_thread()).unwrap();
+        let broken = RgbFrame { width: 4, height: 4, data: vec![0.0; 10] };
+        assert!(graphs.reveal(broken, 0.5).unwrap_err().to_string().contains("does not match its size"));
     }
 }

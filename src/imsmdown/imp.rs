@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use crate::element::{Geometry, Resample};
-use crate::engine::model::{DownGraph, ModelError, ProviderChoice, Runtime, SessionConfig, WindowFrame};
+use crate::engine::model::{DownGraph, ModelError, ProviderChoice, Runtime, SessionConfig, StagedFrame, WindowFrame};
 use crate::engine::schedule::DownScheduler;
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::RgbFrame;
@@ -23,7 +23,7 @@ pub struct DownExtra {
 
 /// One continuous stretch of imsmdown's input.
 pub struct Down {
-    scheduler: DownScheduler<RgbFrame>,
+    scheduler: DownScheduler<StagedFrame>,
     ratio: f32,
     out_w: usize,
     out_h: usize,
@@ -65,7 +65,8 @@ impl Resample for Down {
     }
 
     fn push(&mut self, models: &mut DownGraph, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
-        let jobs = self.scheduler.push(index, frame);
+        let staged = models.stage(frame)?;
+        let jobs = self.scheduler.push(index, staged);
         self.render(models, jobs)
     }
 
@@ -109,7 +110,7 @@ impl Down {
     fn render(
         &self,
         models: &mut DownGraph,
-        jobs: Vec<crate::engine::schedule::DownJob<RgbFrame>>,
+        jobs: Vec<crate::engine::schedule::DownJob<StagedFrame>>,
     ) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
         jobs.into_iter()
             .map(|job| {

@@ -60,7 +60,7 @@ impl Resample for Up {
     }
 
     fn push(&mut self, models: &mut UpGraphs, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
-        let features = models.reveal(&frame, self.hint)?;
+        let features = models.reveal(frame, self.hint)?;
         let jobs = self.scheduler.push(index, features);
         self.render(models, jobs)
     }
