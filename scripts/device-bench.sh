@@ -12,8 +12,10 @@
 #       .device/gst-runtime.tar.gz with the last part; each call with `run` unpacks what
 #       has arrived and, once everything is there, runs imsm-bench for the CUDA and
 #       TensorRT providers at each size (down: SIZE@60 -> SIZE/2@30, up: SIZE/2@30 ->
-#       SIZE@60), writing bench-<provider>-<size>.txt to $OUT. Until then it says what is
-#       missing (exit 3).
+#       SIZE@60), writing bench-<provider>-<size>-<colour>.txt to $OUT. COLOUR=host|graphs
+#       picks where I420 <-> RGB runs (default auto: the colour graphs on the GPU); run it
+#       once with COLOUR=host to measure what moving the conversion to the GPU gains.
+#       Until everything is there it says what is missing (exit 3).
 # The CUDA 13 / cuDNN 9 libraries come from the machine's PyTorch (nvidia/*/lib in its
 # site-packages); TensorRT's are not on that machine, so the tensorrt run is expected to end
 # with imsm-bench's provider error, which is reported as it is.
@@ -64,6 +66,6 @@ for provider in cuda tensorrt; do
     for size in "${sizes[@]}"; do
         echo "=== $provider $size"
         timeout 280 .device/bin/imsm-bench --provider "$provider" --size "$size" --frames "${FRAMES:-120}" \
-            --runs 3 --models "$IMSM_MODEL_DIR" 2>&1 | tee "$OUT/bench-$provider-$size.txt"
+            --runs 3 --colour "${COLOUR:-auto}" --models "$IMSM_MODEL_DIR" 2>&1 | tee "$OUT/bench-$provider-$size-${COLOUR:-auto}.txt"
     done
 done

@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
-use crate::engine::color::{self, Colorimetry, FrameLayout, PixelFormat};
-use crate::engine::model::{self, DownGraph, Features, Provider, SessionConfig, StagedFrame, UpGraphs, WindowFrame};
+use crate::engine::color::{self, Colorimetry, FrameLayout, PixelFormat, Yuv420};
+use crate::engine::model::{self, ColourMode, DownGraph, Features, Provider, SessionConfig, StagedFrame, UpGraphs, WindowFrame};
 use crate::engine::schedule::{DownJob, DownScheduler, UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::RgbFrame;
@@ -64,6 +64,9 @@ usage: imsm-bench --provider cpu|cuda|tensorrt|auto --size WxH [options]
   --models DIR    directory of down.onnx, reveal.onnx, synth.onnx
                   (default: $IMSM_MODEL_DIR, else the source tree's models/)
   --runs R        timed runs per measurement; the median is reported (default 3)
+  --colour C      where I420 <-> RGB runs: auto (colour graphs on a GPU, host code on
+                  the CPU), host or graphs (ONNX Runtime, wherever the graphs run);
+                  the element property colour-conversion (default auto)
   -h, --help      this text
 ";
 
@@ -113,6 +116,7 @@ pub struct Options {
     pub threads: u32,
     pub models: PathBuf,
     pub runs: usize,
+    pub colour: ColourMode,
     /// Things the parser changed (odd sizes rounded), printed before the run.
     pub notes: Vec<String>,
     /// No progress lines on stderr (tests).
@@ -166,6 +170,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         threads: 0,
         models: crate::element::default_model_dir(),
         runs: 3,
+        colour: ColourMode::Auto,
         notes: Vec::new(),
         quiet: false,
     };
@@ -206,6 +211,14 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "--runs" => {
                 let v = value()?;
                 o.runs = v.parse().ok().filter(|&n: &usize| (1..=1000).contains(&n)).ok_or_else(|| format!("--runs: '{v}' is not 1-1000"))?;
+            }
+            "--colour" => {
+                o.colour = match value()?.as_str() {
+                    "auto" => ColourMode::Auto,
+                    "host" => ColourMode::Host,
+                    "graphs" => ColourMode::Graphs,
+                    v => return Err(format!("--colour: '{v}' is not auto, host or graphs")),
+                }
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -488,6 +501,18 @@ impl I420 {
         color::to_rgb(&self.layout, self.colorimetry, &planes, out).map_err(|e| e.to_string())
     }
 
+    /// The planes for the colour graphs (what the element copies out of its buffer).
+    fn pack(&self, out: &mut Yuv420) -> Result<(), String> {
+        let planes: [&[u8]; 3] = [&self.planes[0], &self.planes[1], &self.planes[2]];
+        color::pack_yuv420(&self.layout, &planes, out).map_err(|e| e.to_string())
+    }
+
+    fn unpack(&mut self, yuv: &Yuv420) -> Result<(), String> {
+        let [a, b, c] = &mut self.planes;
+        let mut planes: [&mut [u8]; 3] = [a, b, c];
+        color::unpack_yuv420(yuv, &self.layout, &mut planes).map_err(|e| e.to_string())
+    }
+
     fn encode(&mut self, rgb: &RgbFrame) -> Result<(), String> {
         let [a, b, c] = &mut self.planes;
         let mut planes: [&mut [u8]; 3] = [a, b, c];
@@ -510,8 +535,14 @@ fn render_down(
     let n = jobs.len() as u64;
     for job in jobs {
         let window: Vec<WindowFrame<'_>> = job.slots.iter().map(|s| WindowFrame { frame: &s.frame, offset: s.offset }).collect();
-        let lr = graph.run(&window, ratio, 0.0, w, h).map_err(|e| e.to_string())?;
-        out.encode(&lr)?;
+        if graph.converts_colour() {
+            let mut yuv = Yuv420::new(w, h);
+            graph.run_yuv(&window, ratio, 0.0, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
+            out.unpack(&yuv)?;
+        } else {
+            let lr = graph.run(&window, ratio, 0.0, w, h).map_err(|e| e.to_string())?;
+            out.encode(&lr)?;
+        }
     }
     Ok(n)
 }
@@ -520,8 +551,14 @@ fn render_up(graphs: &mut UpGraphs, jobs: Vec<UpJob<Features>>, out: &mut I420) 
     let (w, h) = (out.layout.width, out.layout.height);
     let n = jobs.len() as u64;
     for job in jobs {
-        let frame = graphs.synth(&job.prev, &job.next, job.t, w, h).map_err(|e| e.to_string())?;
-        out.encode(&frame)?;
+        if graphs.converts_colour() {
+            let mut yuv = Yuv420::new(w, h);
+            graphs.synth_yuv(&job.prev, &job.next, job.t, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
+            out.unpack(&yuv)?;
+        } else {
+            let frame = graphs.synth(&job.prev, &job.next, job.t, w, h).map_err(|e| e.to_string())?;
+            out.encode(&frame)?;
+        }
     }
     Ok(n)
 }
@@ -545,9 +582,16 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
             for n in 0..input_frames(Side::Down, frames) {
                 src.fill_gradient(n);
                 let t = Instant::now();
-                let mut rgb = RgbFrame::new(g.in_w, g.in_h);
-                src.decode(&mut rgb)?;
-                let staged = graph.stage(rgb).map_err(|e| e.to_string())?;
+                let staged = if graph.converts_colour() {
+                    let mut yuv = Yuv420::new(g.in_w, g.in_h);
+                    src.pack(&mut yuv)?;
+                    graph.stage_yuv(yuv, src.colorimetry)
+                } else {
+                    let mut rgb = RgbFrame::new(g.in_w, g.in_h);
+                    src.decode(&mut rgb)?;
+                    graph.stage(rgb)
+                };
+                let staged = staged.map_err(|e| e.to_string())?;
                 render_down(graph, sched.push(n as u64, staged), r, &mut out)?;
                 timed += t.elapsed();
                 counted += 1;
@@ -561,9 +605,16 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
             for n in 0..input_frames(Side::Up, frames) {
                 src.fill_gradient(n);
                 let t = Instant::now();
-                let mut rgb = RgbFrame::new(g.in_w, g.in_h);
-                src.decode(&mut rgb)?;
-                let features = graphs.reveal(rgb, UP_HINT).map_err(|e| e.to_string())?;
+                let features = if graphs.converts_colour() {
+                    let mut yuv = Yuv420::new(g.in_w, g.in_h);
+                    src.pack(&mut yuv)?;
+                    graphs.reveal_yuv(yuv, src.colorimetry, UP_HINT)
+                } else {
+                    let mut rgb = RgbFrame::new(g.in_w, g.in_h);
+                    src.decode(&mut rgb)?;
+                    graphs.reveal(rgb, UP_HINT)
+                };
+                let features = features.map_err(|e| e.to_string())?;
                 counted += render_up(graphs, sched.push(n as u64, features), &mut out)?;
                 timed += t.elapsed();
             }
@@ -583,7 +634,7 @@ fn say(o: &Options, msg: &str) {
 }
 
 fn session_config(o: &Options) -> SessionConfig {
-    SessionConfig { provider: o.provider, threads: o.threads as usize, ..Default::default() }
+    SessionConfig { provider: o.provider, threads: o.threads as usize, colour: o.colour, ..Default::default() }
 }
 
 fn fps_of(frames: u64, time: Duration) -> Result<f64, String> {
@@ -718,6 +769,14 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
     caps_in.set_property("caps", i420_caps(g.in_w, g.in_h, g.in_fps));
     let imsm = make(side.element())?;
     imsm.set_property_from_str("provider", o.provider.name());
+    imsm.set_property_from_str(
+        "colour-conversion",
+        match o.colour {
+            ColourMode::Auto => "auto",
+            ColourMode::Host => "host",
+            ColourMode::Graphs => "graphs",
+        },
+    );
     imsm.set_property("threads", o.threads);
     imsm.set_property("model-dir", o.models.display().to_string());
     let caps_out = make("capsfilter")?;

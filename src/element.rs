@@ -11,10 +11,10 @@ use gst_video::prelude::*;
 use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoInfo};
 
 use crate::engine::color::{self, Colorimetry, FrameLayout, Matrix, PixelFormat, Range};
-use crate::engine::model::{self, ModelError, Provider, ProviderChoice, SessionConfig};
+use crate::engine::model::{self, ColourMode, ModelError, Provider, ProviderChoice, SessionConfig};
 use crate::engine::schedule::{InputClock, Placement};
 use crate::engine::time::Rate;
-use crate::engine::RgbFrame;
+use crate::engine::{FrameIn, FrameOut, RgbFrame};
 
 /// Raw formats both elements read and write without a videoconvert.
 pub const FORMATS: [VideoFormat; 7] = [
@@ -70,6 +70,29 @@ impl From<ProviderProp> for Provider {
     }
 }
 
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstImsmColourConversion")]
+pub enum ColourProp {
+    #[default]
+    #[enum_value(name = "Auto: by the colour graphs on a GPU, on the host on the CPU", nick = "auto")]
+    Auto,
+    #[enum_value(name = "Host: the plugin's own code on the CPU", nick = "host")]
+    Host,
+    #[enum_value(name = "Graphs: by ONNX Runtime wherever the graphs run", nick = "graphs")]
+    Graphs,
+}
+
+impl From<ColourProp> for ColourMode {
+    fn from(p: ColourProp) -> Self {
+        match p {
+            ColourProp::Auto => ColourMode::Auto,
+            ColourProp::Host => ColourMode::Host,
+            ColourProp::Graphs => ColourMode::Graphs,
+        }
+    }
+}
+
 /// Path of the loaded plugin file, recorded at registration, to find installed models.
 pub static PLUGIN_FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
@@ -109,6 +132,7 @@ pub struct Settings {
     pub threads: u32,
     pub tensorrt_cache_dir: Option<PathBuf>,
     pub tensorrt_fp16: bool,
+    pub colour_conversion: ColourProp,
 }
 
 impl Settings {
@@ -155,6 +179,12 @@ impl Settings {
                 .default_value(false)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecEnum::builder_with_default("colour-conversion", ColourProp::Auto)
+                .nick("Colour conversion")
+                .blurb("Where I420/NV12 frames are converted to and from the graphs' RGB: auto = by ONNX Runtime \
+                        on the GPU when the graphs run there (only 8-bit planes cross the bus), else on the host")
+                .mutable_ready()
+                .build(),
         ]
     }
 
@@ -169,6 +199,7 @@ impl Settings {
             "threads" => self.threads = value.get().unwrap(),
             "tensorrt-cache-dir" => self.tensorrt_cache_dir = path(value),
             "tensorrt-fp16" => self.tensorrt_fp16 = value.get().unwrap(),
+            "colour-conversion" => self.colour_conversion = value.get().unwrap(),
             _ => return false,
         }
         true
@@ -184,6 +215,7 @@ impl Settings {
             "threads" => self.threads.to_value(),
             "tensorrt-cache-dir" => self.session_config().tensorrt_cache_dir().display().to_string().to_value(),
             "tensorrt-fp16" => self.tensorrt_fp16.to_value(),
+            "colour-conversion" => self.colour_conversion.to_value(),
             _ => return None,
         })
     }
@@ -195,6 +227,7 @@ impl Settings {
             threads: self.threads as usize,
             tensorrt_cache_dir: self.tensorrt_cache_dir.clone(),
             tensorrt_fp16: self.tensorrt_fp16,
+            colour: self.colour_conversion.into(),
         }
     }
 
@@ -228,11 +261,14 @@ pub trait Resample: Send + Sized + 'static {
     fn preferred(input: Geometry) -> (i32, i32, gst::Fraction);
     fn load(rt: &model::Runtime, dir: &Path, config: &SessionConfig) -> Result<(Self::Models, ProviderChoice), ModelError>;
     fn kind(models: &Self::Models) -> &str;
-    fn new_stream(input: Geometry, output: Geometry, extra: &Self::Extra) -> Self;
+    /// Whether the models convert 4:2:0 frames with the colour graphs.
+    fn converts_colour(models: &Self::Models) -> bool;
+    /// `yuv_out`: render 4:2:0 with this colorimetry through the colour graphs.
+    fn new_stream(input: Geometry, output: Geometry, extra: &Self::Extra, yuv_out: Option<Colorimetry>) -> Self;
     /// Takes input frame `index`; returns rendered output frames with their indices.
-    fn push(&mut self, models: &mut Self::Models, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError>;
+    fn push(&mut self, models: &mut Self::Models, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError>;
     /// End of a continuous stretch: everything that can still be rendered.
-    fn finish(&mut self, models: &mut Self::Models) -> Result<Vec<(u64, RgbFrame)>, ModelError>;
+    fn finish(&mut self, models: &mut Self::Models) -> Result<Vec<(u64, FrameOut)>, ModelError>;
     /// Lookahead between an input frame arriving and the last output that needs it.
     fn latency(input: Rate, output: Rate) -> gst::ClockTime;
 
@@ -252,6 +288,9 @@ struct Stream<R: Resample> {
     resampler: R,
     /// The next pushed buffer starts a new continuous stretch.
     discont: bool,
+    /// Input / output 4:2:0 frames go through the colour graphs, with these colorimetries.
+    yuv_in: Option<Colorimetry>,
+    yuv_out: Option<Colorimetry>,
 }
 
 /// Either pad takes and gives anything of the template: the element converts format,
@@ -268,7 +307,7 @@ fn answer_caps_query(q: &mut gst::query::Caps) {
 impl<R: Resample> Stream<R> {
     /// Forgets all frames and the grid: the next input frame is frame 0 of a new stretch.
     fn restart(&mut self, extra: &R::Extra) {
-        self.resampler = R::new_stream(self.input, self.output, extra);
+        self.resampler = R::new_stream(self.input, self.output, extra, self.yuv_out);
         self.clock.reset();
         self.discont = true;
     }
@@ -350,7 +389,23 @@ fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) 
     color::to_rgb(&layout, colorimetry, &planes, out).map_err(|e| e.to_string())
 }
 
-fn rgb_to_buffer(rgb: &RgbFrame, info: &VideoInfo) -> Result<gst::Buffer, String> {
+/// Copies a mapped I420/NV12 input buffer into tight 4:2:0 planes for the colour graphs.
+fn buffer_to_yuv(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut color::Yuv420) -> Result<(), String> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
+        .map_err(|_| "input buffer could not be mapped as a video frame".to_string())?;
+    let (layout, _) = engine_layout(info, frame.plane_stride())?;
+    let mut planes: Vec<&[u8]> = Vec::with_capacity(3);
+    for p in 0..layout.format.n_planes() {
+        planes.push(frame.plane_data(p as u32).map_err(|e| e.to_string())?);
+    }
+    color::pack_yuv420(&layout, &planes, out).map_err(|e| e.to_string())
+}
+
+/// A new buffer of `info` filled by `fill` with the mapped frame's layout and planes.
+fn new_buffer(
+    info: &VideoInfo,
+    fill: impl FnOnce(&FrameLayout, Colorimetry, &mut [&mut [u8]]) -> Result<(), color::ColorError>,
+) -> Result<gst::Buffer, String> {
     let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
     {
         let buf = buffer.get_mut().expect("new buffer is writable");
@@ -359,9 +414,28 @@ fn rgb_to_buffer(rgb: &RgbFrame, info: &VideoInfo) -> Result<gst::Buffer, String
         let (layout, colorimetry) = engine_layout(info, frame.plane_stride())?;
         let n = layout.format.n_planes();
         let mut planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(n).collect();
-        color::from_rgb(rgb, &layout, colorimetry, &mut planes).map_err(|e| e.to_string())?;
+        fill(&layout, colorimetry, &mut planes).map_err(|e| e.to_string())?;
     }
     Ok(buffer)
+}
+
+fn frame_to_buffer(frame: &FrameOut, info: &VideoInfo) -> Result<gst::Buffer, String> {
+    match frame {
+        FrameOut::Rgb(rgb) => rgb_to_buffer(rgb, info),
+        FrameOut::Yuv(yuv) => new_buffer(info, |layout, _, planes| color::unpack_yuv420(yuv, layout, planes)),
+    }
+}
+
+/// The colorimetry 4:2:0 frames of `info` are converted with, when the colour graphs do it.
+fn yuv_colorimetry(converts: bool, info: &VideoInfo) -> Option<Colorimetry> {
+    if !converts || !matches!(info.format(), VideoFormat::I420 | VideoFormat::Nv12) {
+        return None;
+    }
+    engine_layout(info, &[0, 0, 0]).ok().map(|(_, c)| c)
+}
+
+fn rgb_to_buffer(rgb: &RgbFrame, info: &VideoInfo) -> Result<gst::Buffer, String> {
+    new_buffer(info, |layout, colorimetry, planes| color::from_rgb(rgb, layout, colorimetry, planes))
 }
 
 impl<R: Resample> Core<R> {
@@ -406,8 +480,9 @@ impl<R: Resample> Core<R> {
             let _ = element.post_message(msg);
         }
         let text = format!(
-            "running {} graphs from {} on ONNX Runtime {} ({} execution provider, {})",
-            R::kind(&models), dir.display(), rt.version(), choice.name, rt.library().display()
+            "running {} graphs from {} on ONNX Runtime {} ({} execution provider, {}){}",
+            R::kind(&models), dir.display(), rt.version(), choice.name, rt.library().display(),
+            if R::converts_colour(&models) { "; I420/NV12 converted to and from RGB by the colour graphs" } else { "" }
         );
         gst::info!(self.cat, obj = element, "{}", text);
         let _ = element.post_message(
@@ -436,11 +511,11 @@ impl<R: Resample> Core<R> {
     }
 
     /// Stamps rendered frames and turns them into buffers.
-    fn wrap(&self, stream: &mut Stream<R>, frames: Vec<(u64, RgbFrame)>) -> Result<Rendered, String> {
+    fn wrap(&self, stream: &mut Stream<R>, frames: Vec<(u64, FrameOut)>) -> Result<Rendered, String> {
         let origin = stream.clock.origin().unwrap_or(0);
         let mut out = Vec::with_capacity(frames.len());
-        for (index, rgb) in frames {
-            let mut buffer = rgb_to_buffer(&rgb, &stream.out_info)?;
+        for (index, frame) in frames {
+            let mut buffer = frame_to_buffer(&frame, &stream.out_info)?;
             let b = buffer.get_mut().unwrap();
             b.set_pts(gst::ClockTime::from_nseconds(origin + stream.output.rate.frame_time(index)));
             b.set_duration(gst::ClockTime::from_nseconds(stream.output.rate.frame_duration(index)));
@@ -527,18 +602,30 @@ impl<R: Resample> Core<R> {
                 }
             };
             let (w, h) = (stream.in_info.width() as usize, stream.in_info.height() as usize);
-            let mut rgb = RgbFrame::new(w, h);
-            if let Err(e) = buffer_to_rgb(&buffer, &stream.in_info, &mut rgb) {
-                gst::element_error!(element, gst::StreamError::Format, ("{}", e));
-                return Err(gst::FlowError::Error);
-            }
+            let frame = match stream.yuv_in {
+                Some(c) => {
+                    let mut yuv = color::Yuv420::new(w, h);
+                    buffer_to_yuv(&buffer, &stream.in_info, &mut yuv).map(|()| FrameIn::Yuv(yuv, c))
+                }
+                None => {
+                    let mut rgb = RgbFrame::new(w, h);
+                    buffer_to_rgb(&buffer, &stream.in_info, &mut rgb).map(|()| FrameIn::Rgb(rgb))
+                }
+            };
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => {
+                    gst::element_error!(element, gst::StreamError::Format, ("{}", e));
+                    return Err(gst::FlowError::Error);
+                }
+            };
             let frames = {
                 let mut models = self.models.lock().unwrap();
                 let Some(models) = models.as_mut() else {
                     gst::element_error!(element, gst::CoreError::StateChange, ("models are not loaded"));
                     return Err(gst::FlowError::Error);
                 };
-                stream.resampler.push(models, index, rgb).map_err(|e| self.model_error(element, e))?
+                stream.resampler.push(models, index, frame).map_err(|e| self.model_error(element, e))?
             };
             rendered.extend(self.wrap(stream, frames).map_err(|e| {
                 gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
@@ -633,14 +720,21 @@ impl<R: Resample> Core<R> {
         gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
         let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
         let extra = self.extra.lock().unwrap().clone();
+        let converts = self.models.lock().unwrap().as_ref().is_some_and(R::converts_colour);
+        let (yuv_in, yuv_out) = (yuv_colorimetry(converts, &in_info), yuv_colorimetry(converts, &out_info));
+        if converts {
+            gst::debug!(self.cat, obj = element, "colour graphs convert: input {}, output {}", yuv_in.is_some(), yuv_out.is_some());
+        }
         *self.stream.lock().unwrap() = Some(Stream {
             input,
             output,
             in_caps: caps.clone(),
             passthrough,
             clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
-            resampler: R::new_stream(input, output, &extra),
+            resampler: R::new_stream(input, output, &extra, yuv_out),
             discont: true,
+            yuv_in,
+            yuv_out,
             in_info,
             out_info,
         });

@@ -24,6 +24,7 @@ import onnxruntime as ort
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_reference_models as gen  # noqa: E402
+import make_colour_graphs as colour_gen  # noqa: E402
 
 MODELS = os.path.join(os.path.dirname(HERE), "models", "reference")
 SLOTS = 7
@@ -421,6 +422,21 @@ def test_generator_deterministic_and_in_sync():
             committed = open(os.path.join(MODELS, name + ".onnx"), "rb").read()
             assert b1 == committed, (
                 f"models/reference/{name}.onnx is out of date: run python3 training/make_reference_models.py"
+            )
+
+
+def test_colour_graphs_deterministic_and_in_sync():
+    # The colour graphs are built into the plugin (src/engine/colour/); their pixels are
+    # checked against the host conversion by the Rust tests.
+    with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
+        p1, p2 = colour_gen.generate(d1), colour_gen.generate(d2)
+        assert sorted(p1) == ["rgb_to_yuv420", "yuv420_to_rgb"]
+        for name in p1:
+            b1 = open(p1[name], "rb").read()
+            assert b1 == open(p2[name], "rb").read(), f"{name}: generator output differs between runs"
+            committed = open(os.path.join(colour_gen.DEFAULT_OUT, name + ".onnx"), "rb").read()
+            assert b1 == committed, (
+                f"src/engine/colour/{name}.onnx is out of date: run python3 training/make_colour_graphs.py"
             )
 
 

@@ -107,6 +107,8 @@ pub enum ColorError {
     DataLength { width: usize, height: usize, expected: usize, got: usize },
     #[error("matrix {matrix:?} cannot be used with Y'CbCr format {format:?}")]
     UnsupportedMatrix { format: PixelFormat, matrix: Matrix },
+    #[error("{format:?} is not a 4:2:0 Y'CbCr format")]
+    NotYuv420 { format: PixelFormat },
     #[error("frame size {width}x{height} overflows")]
     TooLarge { width: usize, height: usize },
 }
@@ -663,6 +665,121 @@ fn rgb_to_yuv420(rgb: &RgbFrame, layout: &FrameLayout, e: Encode, planes: &mut [
         }
         k += 1;
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4:2:0 planes for the colour graphs (conversion by ONNX Runtime on the graphs' device)
+
+/// A 4:2:0 frame with tightly packed planes: Y `width * height`, U and V
+/// `ceil(width/2) * ceil(height/2)` each. What the colour graphs take and give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Yuv420 {
+    pub width: usize,
+    pub height: usize,
+    pub y: Vec<u8>,
+    pub u: Vec<u8>,
+    pub v: Vec<u8>,
+}
+
+impl Yuv420 {
+    pub fn new(width: usize, height: usize) -> Self {
+        let c = width.div_ceil(2) * height.div_ceil(2);
+        Self { width, height, y: vec![0; width * height], u: vec![0; c], v: vec![0; c] }
+    }
+
+    pub fn chroma_size(&self) -> (usize, usize) {
+        (self.width.div_ceil(2), self.height.div_ceil(2))
+    }
+}
+
+/// `[ky, y0, rv, gu, gv, bu]` of a Y'CbCr colorimetry: the `coeffs` input of
+/// yuv420_to_rgb.onnx, the same numbers [`to_rgb`] uses.
+pub fn decode_coefficients(c: Colorimetry) -> Result<[f32; 6], ColorError> {
+    let d = Decode::new(PixelFormat::I420, c)?;
+    Ok([d.ky, d.y0, d.rv, d.gu, d.gv, d.bu])
+}
+
+/// `[yr, yg, yb, y0, ur, ug, ub, vr, vg, vb]`: the `coeffs` input of rgb_to_yuv420.onnx,
+/// the same numbers [`from_rgb`] uses.
+pub fn encode_coefficients(c: Colorimetry) -> Result<[f32; 10], ColorError> {
+    let e = Encode::new(PixelFormat::I420, c)?;
+    Ok([e.yr, e.yg, e.yb, e.y0, e.ur, e.ug, e.ub, e.vr, e.vg, e.vb])
+}
+
+/// Copies an I420 or NV12 frame (any strides) into tight planes, de-interleaving NV12.
+pub fn pack_yuv420(layout: &FrameLayout, planes: &[&[u8]], out: &mut Yuv420) -> Result<(), ColorError> {
+    if !layout.format.is_yuv() {
+        return Err(ColorError::NotYuv420 { format: layout.format });
+    }
+    check_planes(layout, planes.iter().map(|p| p.len()))?;
+    let (w, h) = (layout.width, layout.height);
+    if w == 0 || h == 0 {
+        *out = Yuv420::new(w, h);
+        return Ok(());
+    }
+    if out.width != w || out.height != h {
+        *out = Yuv420::new(w, h);
+    }
+    let (cw, ch) = out.chroma_size();
+    let s = layout.strides;
+    for (dst, src) in out.y.chunks_exact_mut(w.max(1)).zip(rows_of(planes[0], s[0], w, h)) {
+        dst.copy_from_slice(src);
+    }
+    if layout.format == PixelFormat::Nv12 {
+        let rows = out.u.chunks_exact_mut(cw.max(1)).zip(out.v.chunks_exact_mut(cw.max(1)));
+        for ((u, v), src) in rows.zip(rows_of(planes[1], s[1], 2 * cw, ch)) {
+            for ((u, v), uv) in u.iter_mut().zip(v.iter_mut()).zip(src.chunks_exact(2)) {
+                *u = uv[0];
+                *v = uv[1];
+            }
+        }
+    } else {
+        for (dst, src) in out.u.chunks_exact_mut(cw.max(1)).zip(rows_of(planes[1], s[1], cw, ch)) {
+            dst.copy_from_slice(src);
+        }
+        for (dst, src) in out.v.chunks_exact_mut(cw.max(1)).zip(rows_of(planes[2], s[2], cw, ch)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    Ok(())
+}
+
+/// Writes tight 4:2:0 planes into an I420 or NV12 frame (any strides), interleaving NV12.
+pub fn unpack_yuv420(frame: &Yuv420, layout: &FrameLayout, planes: &mut [&mut [u8]]) -> Result<(), ColorError> {
+    if !layout.format.is_yuv() {
+        return Err(ColorError::NotYuv420 { format: layout.format });
+    }
+    check_planes(layout, planes.iter().map(|p| p.len()))?;
+    let (w, h) = (layout.width, layout.height);
+    if frame.width != w || frame.height != h {
+        return Err(ColorError::SizeMismatch { frame_width: frame.width, frame_height: frame.height, layout_width: w, layout_height: h });
+    }
+    if w == 0 || h == 0 {
+        return Ok(());
+    }
+    let (cw, ch) = frame.chroma_size();
+    let s = layout.strides;
+    for (dst, src) in rows_of_mut(&mut planes[0][..], s[0], w, h).zip(frame.y.chunks_exact(w.max(1))) {
+        dst.copy_from_slice(src);
+    }
+    if layout.format == PixelFormat::Nv12 {
+        let rows = frame.u.chunks_exact(cw.max(1)).zip(frame.v.chunks_exact(cw.max(1)));
+        for (dst, (u, v)) in rows_of_mut(&mut planes[1][..], s[1], 2 * cw, ch).zip(rows) {
+            for ((uv, &u), &v) in dst.chunks_exact_mut(2).zip(u).zip(v) {
+                uv[0] = u;
+                uv[1] = v;
+            }
+        }
+    } else {
+        let (up, vp) = planes[1..].split_at_mut(1);
+        for (dst, src) in rows_of_mut(&mut up[0][..], s[1], cw, ch).zip(frame.u.chunks_exact(cw.max(1))) {
+            dst.copy_from_slice(src);
+        }
+        for (dst, src) in rows_of_mut(&mut vp[0][..], s[2], cw, ch).zip(frame.v.chunks_exact(cw.max(1))) {
+            dst.copy_from_slice(src);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1231,5 +1348,48 @@ mod tests {
                 conv_from_rgb(&rgb, &layout, c);
             }
         }
+    }
+
+    #[test]
+    fn yuv420_planes_pack_and_unpack_through_strides_and_nv12() {
+        let mut rng = Rng(0x5EED);
+        for format in [PixelFormat::I420, PixelFormat::Nv12] {
+            for (w, h) in [(1, 1), (3, 3), (17, 9), (16, 8)] {
+                let layout = padded(format, w, h);
+                let planes: Vec<Vec<u8>> = layout.plane_sizes()[..format.n_planes()]
+                    .iter()
+                    .map(|&n| (0..n).map(|_| rng.byte()).collect())
+                    .collect();
+                let views: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+                let mut yuv = Yuv420::new(0, 0);
+                pack_yuv420(&layout, &views, &mut yuv).unwrap();
+                let (cw, ch) = yuv.chroma_size();
+                assert_eq!((yuv.y.len(), yuv.u.len(), yuv.v.len()), (w * h, cw * ch, cw * ch));
+                // Samples land where the format puts them.
+                let (s0, s1) = (layout.strides[0], layout.strides[1]);
+                assert_eq!(yuv.y[w * (h - 1) + w - 1], planes[0][s0 * (h - 1) + w - 1]);
+                let last_u = match format {
+                    PixelFormat::Nv12 => planes[1][s1 * (ch - 1) + 2 * (cw - 1)],
+                    _ => planes[1][s1 * (ch - 1) + cw - 1],
+                };
+                assert_eq!(yuv.u[cw * ch - 1], last_u, "{format:?} {w}x{h}");
+                // Back into fresh padded planes: visible bytes restored, padding untouched.
+                let mut out: Vec<Vec<u8>> = planes.iter().map(|p| vec![PAD; p.len()]).collect();
+                let mut views: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+                unpack_yuv420(&yuv, &layout, &mut views).unwrap();
+                let rows = layout.plane_rows();
+                let row_bytes = layout.row_bytes();
+                for p in 0..format.n_planes() {
+                    for r in 0..rows[p] {
+                        let s = layout.strides[p];
+                        assert_eq!(out[p][r * s..r * s + row_bytes[p]], planes[p][r * s..r * s + row_bytes[p]]);
+                        assert!(out[p][r * s + row_bytes[p]..(r * s + s).min(out[p].len())].iter().all(|&b| b == PAD));
+                    }
+                }
+            }
+        }
+        let rgb = FrameLayout::packed(PixelFormat::Rgb, 2, 2);
+        let mut yuv = Yuv420::new(2, 2);
+        assert!(matches!(pack_yuv420(&rgb, &[&[0u8; 12][..]], &mut yuv), Err(ColorError::NotYuv420 { .. })));
     }
 }

@@ -29,3 +29,19 @@ impl RgbFrame {
         &self.data[c * n..(c + 1) * n]
     }
 }
+
+/// A frame handed to an element's resampler: planar R'G'B' converted on the host, or
+/// 4:2:0 planes that the colour graphs convert where the graphs run.
+#[derive(Clone, Debug)]
+pub enum FrameIn {
+    Rgb(RgbFrame),
+    Yuv(color::Yuv420, color::Colorimetry),
+}
+
+/// A rendered frame: planar R'G'B' for the host to convert, or 4:2:0 planes already
+/// converted by the colour graphs.
+#[derive(Clone, Debug)]
+pub enum FrameOut {
+    Rgb(RgbFrame),
+    Yuv(color::Yuv420),
+}

@@ -15,8 +15,9 @@ use ort::environment::Environment;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::builder::SessionBuilder;
 use ort::session::{IoBinding, Session};
-use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use ort::value::{DynValue, Tensor, TensorElementType, TensorValueType, Value, ValueType, ValueTypeMarker};
 
+use super::color::{self, Colorimetry, Yuv420};
 use super::RgbFrame;
 use super::schedule::WINDOW_SLOTS;
 
@@ -87,6 +88,21 @@ pub struct SessionConfig {
     /// TensorRT builds the synth graph in fp16. The down and reveal graphs (the two
     /// directions of the invertible network) always stay fp32.
     pub tensorrt_fp16: bool,
+    /// Where Y'CbCr <-> R'G'B' conversion of 4:2:0 frames runs.
+    pub colour: ColourMode,
+}
+
+/// Where 4:2:0 Y'CbCr frames are converted to and from the graphs' R'G'B'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColourMode {
+    /// By the colour graphs when the graphs run on a GPU (only 8-bit planes cross the
+    /// bus), on the host otherwise.
+    #[default]
+    Auto,
+    /// Always on the host (src/engine/color.rs).
+    Host,
+    /// Always by the colour graphs, on whatever device the graphs run on.
+    Graphs,
 }
 
 impl SessionConfig {
@@ -320,6 +336,10 @@ fn register(
         Err(e) => return Err(provider_error(name, rt, e)),
     }
     result.map_err(|e| provider_error(name, rt, e))?;
+    if provider == Provider::TensorRt && matches!(ep::CUDA::is_available(), Ok(true)) {
+        // Nodes TensorRT does not take run on CUDA, not on the CPU (with copies each way).
+        ep::CUDA::default().with_device_id(device_id).register(builder).map_err(|e| provider_error("CUDA (beside TensorRT)", rt, e))?;
+    }
     Ok(name)
 }
 
@@ -532,6 +552,26 @@ impl Graph {
         Ok(())
     }
 
+    /// Runs the bound inputs with the frame output `name` ([1, 3, h, w]) left where the
+    /// graph ran (for the colour graphs), and releases the inputs.
+    fn run_to_device(&mut self, name: &'static str, w: usize, h: usize) -> Result<DynValue, ModelError> {
+        let memory = self.placement.device_memory().map_err(|e| self.run_err(e))?;
+        self.bound_frame = None;
+        self.binding.bind_output_to_device(name, &memory).map_err(|e| self.run_err(e))?;
+        let result = match self.session.run_binding(&self.binding) {
+            Ok(mut outputs) => outputs.remove(name).ok_or_else(|| format!("output '{name}' missing")),
+            Err(e) => Err(e.to_string()),
+        };
+        self.binding.clear_inputs();
+        let value = result.map_err(|e| self.run_err(e))?;
+        let shape = match value.dtype() {
+            ValueType::Tensor { shape, .. } => shape.to_vec(),
+            other => return Err(self.run_err(format!("'{name}' is {other:?}, not a tensor"))),
+        };
+        check_frame_shape(self.name, &shape, w, h)?;
+        Ok(value)
+    }
+
     /// Runs the bound inputs, copies the frame output `name` ([1, 3, h, w]) out, and
     /// releases the inputs (so no frame is kept alive by the binding).
     fn run_to_frame(&mut self, name: &'static str, w: usize, h: usize) -> Result<RgbFrame, ModelError> {
@@ -555,6 +595,144 @@ impl Graph {
 /// The `out_size` input: (height, width).
 fn size_tensor(w: usize, h: usize) -> [i64; 2] {
     [h as i64, w as i64]
+}
+
+/// The colour graphs (made by training/make_colour_graphs.py), built into the plugin.
+const YUV420_TO_RGB: &[u8] = include_bytes!("colour/yuv420_to_rgb.onnx");
+const RGB_TO_YUV420: &[u8] = include_bytes!("colour/rgb_to_yuv420.onnx");
+
+/// One colour graph with its binding.
+struct Converter {
+    session: Session,
+    binding: IoBinding,
+    name: &'static str,
+    /// Size (w, h) of the host tensors the outputs are bound to (rgb_to_yuv420).
+    bound: Option<(usize, usize)>,
+}
+
+impl Converter {
+    fn err(&self, e: impl fmt::Display) -> ModelError {
+        ModelError::Run { graph: self.name, reason: e.to_string() }
+    }
+}
+
+/// Y'CbCr 4:2:0 <-> R'G'B' by ONNX Runtime where the graphs run: under CUDA only the
+/// 8-bit planes cross the bus (1.5 bytes a pixel each way instead of 12), and the
+/// conversion runs on the GPU. The pixels are those of src/engine/color.rs.
+pub struct ColourGraphs {
+    to_rgb: Converter,
+    to_yuv: Converter,
+    placement: Placement,
+}
+
+impl ColourGraphs {
+    /// Sessions for `placement`: the CUDA provider on a GPU (also beside TensorRT: these
+    /// are a few element-wise operations, not worth an engine build), else the CPU.
+    fn load(rt: &Runtime, config: &SessionConfig, placement: Placement) -> Result<Self, ModelError> {
+        let provider = match placement {
+            Placement::Host => Provider::Cpu,
+            Placement::Cuda { .. } => Provider::Cuda,
+        };
+        let config = SessionConfig { provider, ..config.clone() };
+        let load = |bytes: &[u8], name: &'static str| -> Result<Converter, ModelError> {
+            let bad = |e: ort::Error| ModelError::BadModel { path: PathBuf::from(format!("(built in) {name}.onnx")), reason: e.to_string() };
+            let (mut builder, _) = session_builder(rt, &config, name)?;
+            let session = builder.commit_from_memory(bytes).map_err(bad)?;
+            let binding = session.create_binding().map_err(bad)?;
+            Ok(Converter { session, binding, name, bound: None })
+        };
+        Ok(Self { to_rgb: load(YUV420_TO_RGB, "yuv420_to_rgb")?, to_yuv: load(RGB_TO_YUV420, "rgb_to_yuv420")?, placement })
+    }
+
+    /// Uploads the planes (under CUDA) and converts them; the R'G'B' tensor
+    /// [1, 3, h, w] stays where the graphs run.
+    pub fn to_rgb(&mut self, frame: Yuv420, colorimetry: Colorimetry) -> Result<Tensor<f32>, ModelError> {
+        let c = &mut self.to_rgb;
+        let coeffs = color::decode_coefficients(colorimetry).map_err(|e| c.err(e))?;
+        let (w, h) = (frame.width, frame.height);
+        let (cw, ch) = frame.chroma_size();
+        if frame.y.len() != w * h || frame.u.len() != cw * ch || frame.v.len() != cw * ch {
+            return Err(c.err("4:2:0 planes do not match the frame size"));
+        }
+        let plane = |data: Vec<u8>, pw: usize, ph: usize| Tensor::from_array(([1usize, 1, ph, pw], data));
+        let y = plane(frame.y, w, h).map_err(|e| c.err(e))?;
+        let u = plane(frame.u, cw, ch).map_err(|e| c.err(e))?;
+        let v = plane(frame.v, cw, ch).map_err(|e| c.err(e))?;
+        let k = Tensor::from_array(([6usize], coeffs.to_vec())).map_err(|e| c.err(e))?;
+        for (name, t) in [("y", &y), ("u", &u), ("v", &v)] {
+            c.binding.bind_input(name, t).map_err(|e| c.err(e))?;
+        }
+        c.binding.bind_input("coeffs", &k).map_err(|e| c.err(e))?;
+        // A fresh allocation per frame: staged frames outlive the next conversion.
+        let memory = self.placement.device_memory().map_err(|e| c.err(e))?;
+        c.binding.bind_output_to_device("rgb", &memory).map_err(|e| c.err(e))?;
+        let result = match c.session.run_binding(&c.binding) {
+            Ok(mut outputs) => outputs.remove("rgb").ok_or_else(|| "output 'rgb' missing".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        c.binding.clear_inputs();
+        let value = result.map_err(|e| c.err(e))?;
+        value.downcast::<TensorValueType<f32>>().map_err(|e| c.err(e))
+    }
+
+    /// Converts an R'G'B' tensor [1, 3, h, w] where the graphs run into `out`'s planes
+    /// (downloaded into page-locked memory under CUDA).
+    pub fn to_yuv<T: ValueTypeMarker + ?Sized>(
+        &mut self,
+        rgb: &Value<T>,
+        w: usize,
+        h: usize,
+        colorimetry: Colorimetry,
+        out: &mut Yuv420,
+    ) -> Result<(), ModelError> {
+        let placement = self.placement;
+        let c = &mut self.to_yuv;
+        let coeffs = color::encode_coefficients(colorimetry).map_err(|e| c.err(e))?;
+        let k = Tensor::from_array(([10usize], coeffs.to_vec())).map_err(|e| c.err(e))?;
+        c.binding.bind_input("rgb", rgb).map_err(|e| c.err(e))?;
+        c.binding.bind_input("coeffs", &k).map_err(|e| c.err(e))?;
+        if c.bound != Some((w, h)) {
+            c.bound = None;
+            let allocator = placement.output_allocator(&c.session).map_err(|e| c.err(e))?;
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            for (name, pw, ph) in [("y", w, h), ("u", cw, ch), ("v", cw, ch)] {
+                let t = Tensor::<u8>::new(&allocator, [1usize, 1, ph, pw]).map_err(|e| c.err(e))?;
+                c.binding.bind_output(name, t).map_err(|e| c.err(e))?;
+            }
+            c.bound = Some((w, h));
+        }
+        if out.width != w || out.height != h {
+            *out = Yuv420::new(w, h);
+        }
+        let name = c.name;
+        let err = |reason: String| ModelError::Run { graph: name, reason };
+        let result = match c.session.run_binding(&c.binding) {
+            Ok(outputs) => {
+                let copy = |plane: &str, dst: &mut Vec<u8>| -> Result<(), ModelError> {
+                    let value = outputs.get(plane).ok_or_else(|| err(format!("output '{plane}' missing")))?;
+                    let (_, data) = value.try_extract_tensor::<u8>().map_err(|e| err(e.to_string()))?;
+                    if data.len() != dst.len() {
+                        return Err(err(format!("output '{plane}' has {} values, expected {}", data.len(), dst.len())));
+                    }
+                    dst.copy_from_slice(data);
+                    Ok(())
+                };
+                copy("y", &mut out.y).and_then(|()| copy("u", &mut out.u)).and_then(|()| copy("v", &mut out.v))
+            }
+            Err(e) => Err(err(e.to_string())),
+        };
+        c.binding.clear_inputs();
+        result
+    }
+}
+
+/// Whether `mode` means the colour graphs for graphs placed at `placement`.
+fn wants_colour_graphs(mode: ColourMode, placement: Placement) -> bool {
+    match mode {
+        ColourMode::Auto => placement != Placement::Host,
+        ColourMode::Host => false,
+        ColourMode::Graphs => true,
+    }
 }
 
 /// An input frame placed where the down graph reads it (see [`Placement`]), once,
@@ -584,6 +762,8 @@ impl StagedFrame {
 /// imsmdown's graph: a window of input frames to one low-rate frame.
 pub struct DownGraph {
     graph: Graph,
+    /// Present when 4:2:0 frames are converted by the colour graphs ([`ColourMode`]).
+    colour: Option<ColourGraphs>,
 }
 
 /// One input frame handed to [`DownGraph::run`].
@@ -596,7 +776,26 @@ pub struct WindowFrame<'a> {
 impl DownGraph {
     pub fn load(rt: &Runtime, dir: &Path, config: &SessionConfig) -> Result<(Self, ProviderChoice), ModelError> {
         let (graph, choice) = Graph::load(rt, dir, &DOWN, config)?;
-        Ok((Self { graph }, choice))
+        let colour = if wants_colour_graphs(config.colour, graph.placement) {
+            Some(ColourGraphs::load(rt, config, graph.placement)?)
+        } else {
+            None
+        };
+        Ok((Self { graph, colour }, choice))
+    }
+
+    /// Whether 4:2:0 frames go through [`Self::stage_yuv`] / [`Self::run_yuv`].
+    pub fn converts_colour(&self) -> bool {
+        self.colour.is_some()
+    }
+
+    /// Like [`Self::stage`] for a 4:2:0 frame: its planes go to the graphs' device and are
+    /// converted to R'G'B' there. Needs the colour graphs ([`Self::converts_colour`]).
+    pub fn stage_yuv(&mut self, frame: Yuv420, colorimetry: Colorimetry) -> Result<StagedFrame, ModelError> {
+        let (width, height) = (frame.width, frame.height);
+        let colour = self.colour.as_mut().ok_or_else(|| self.graph.run_err("colour graphs are not loaded"))?;
+        let tensor = colour.to_rgb(frame, colorimetry)?;
+        Ok(StagedFrame { tensor, width, height })
     }
 
     /// `imsm.kind` from the graph's metadata ("reference", "trained", ...).
@@ -635,6 +834,41 @@ impl DownGraph {
         out_w: usize,
         out_h: usize,
     ) -> Result<RgbFrame, ModelError> {
+        self.bind_window(window, ratio, quality, out_w, out_h)?;
+        let g = &mut self.graph;
+        g.bind_frame_output("lr", out_w, out_h)?;
+        g.run_to_frame("lr", out_w, out_h)
+    }
+
+    /// Like [`Self::run`], with the frame converted to 4:2:0 by the colour graphs where the
+    /// graph ran, into `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_yuv(
+        &mut self,
+        window: &[WindowFrame<'_>],
+        ratio: f32,
+        quality: f32,
+        out_w: usize,
+        out_h: usize,
+        colorimetry: Colorimetry,
+        out: &mut Yuv420,
+    ) -> Result<(), ModelError> {
+        if self.colour.is_none() {
+            return Err(self.graph.run_err("colour graphs are not loaded"));
+        }
+        self.bind_window(window, ratio, quality, out_w, out_h)?;
+        let lr = self.graph.run_to_device("lr", out_w, out_h)?;
+        self.colour.as_mut().expect("checked above").to_yuv(&lr, out_w, out_h, colorimetry, out)
+    }
+
+    fn bind_window(
+        &mut self,
+        window: &[WindowFrame<'_>],
+        ratio: f32,
+        quality: f32,
+        out_w: usize,
+        out_h: usize,
+    ) -> Result<(), ModelError> {
         let first = window.first().ok_or_else(|| self.graph.run_err("empty window"))?;
         let (w, h) = (first.frame.width, first.frame.height);
         if window.len() > WINDOW_SLOTS || window.iter().any(|f| f.frame.width != w || f.frame.height != h) {
@@ -662,8 +896,7 @@ impl DownGraph {
         if g.declares("quality") {
             g.bind_small("quality", &[quality])?;
         }
-        g.bind_frame_output("lr", out_w, out_h)?;
-        g.run_to_frame("lr", out_w, out_h)
+        Ok(())
     }
 }
 
@@ -691,6 +924,8 @@ impl Features {
 pub struct UpGraphs {
     reveal: Graph,
     synth: Graph,
+    /// Present when 4:2:0 frames are converted by the colour graphs ([`ColourMode`]).
+    colour: Option<ColourGraphs>,
 }
 
 impl UpGraphs {
@@ -704,7 +939,17 @@ impl UpGraphs {
                 reveal.placement, synth.placement
             )));
         }
-        Ok((Self { reveal, synth }, choice))
+        let colour = if wants_colour_graphs(config.colour, reveal.placement) {
+            Some(ColourGraphs::load(rt, config, reveal.placement)?)
+        } else {
+            None
+        };
+        Ok((Self { reveal, synth, colour }, choice))
+    }
+
+    /// Whether 4:2:0 frames go through [`Self::reveal_yuv`] / [`Self::synth_yuv`].
+    pub fn converts_colour(&self) -> bool {
+        self.colour.is_some()
     }
 
     pub fn kind(&self) -> &str {
@@ -719,14 +964,26 @@ impl UpGraphs {
     /// Reveals what a received frame carries. `imsm`: 1 = known imsmdown stream,
     /// 0 = known ordinary video, 0.5 = unknown. The features stay on the graphs' device.
     pub fn reveal(&mut self, lr: RgbFrame, imsm: f32) -> Result<Features, ModelError> {
-        let g = &mut self.reveal;
         let (w, h) = (lr.width, lr.height);
         if lr.data.len() != 3 * w * h {
-            return Err(g.run_err("frame buffer does not match its size"));
+            return Err(self.reveal.run_err("frame buffer does not match its size"));
         }
-        // Binding a host tensor to a GPU session uploads it here, once.
-        let input = Tensor::from_array(([1usize, 3, h, w], lr.data)).map_err(|e| g.run_err(e))?;
-        g.binding.bind_input("lr", &input).map_err(|e| g.run_err(e))?;
+        // Binding a host tensor to a GPU session uploads it there, once.
+        let input = Tensor::from_array(([1usize, 3, h, w], lr.data)).map_err(|e| self.reveal.run_err(e))?;
+        self.reveal_tensor(&input, imsm)
+    }
+
+    /// Like [`Self::reveal`] for a 4:2:0 frame, converted by the colour graphs where the
+    /// graphs run. Needs the colour graphs ([`Self::converts_colour`]).
+    pub fn reveal_yuv(&mut self, lr: Yuv420, colorimetry: Colorimetry, imsm: f32) -> Result<Features, ModelError> {
+        let colour = self.colour.as_mut().ok_or_else(|| self.reveal.run_err("colour graphs are not loaded"))?;
+        let input = colour.to_rgb(lr, colorimetry)?;
+        self.reveal_tensor(&input, imsm)
+    }
+
+    fn reveal_tensor(&mut self, input: &Tensor<f32>, imsm: f32) -> Result<Features, ModelError> {
+        let g = &mut self.reveal;
+        g.binding.bind_input("lr", input).map_err(|e| g.run_err(e))?;
         if g.declares("imsm") {
             g.bind_small("imsm", &[imsm])?;
         }
@@ -752,6 +1009,34 @@ impl UpGraphs {
 
     /// Renders the frame at `t` in [0, 1] between the frames of `f0` and `f1`, `out_w` x `out_h`.
     pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
+        self.bind_synth(f0, f1, t, out_w, out_h)?;
+        let g = &mut self.synth;
+        g.bind_frame_output("frame", out_w, out_h)?;
+        g.run_to_frame("frame", out_w, out_h)
+    }
+
+    /// Like [`Self::synth`], with the frame converted to 4:2:0 by the colour graphs where
+    /// the graph ran, into `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn synth_yuv(
+        &mut self,
+        f0: &Features,
+        f1: &Features,
+        t: f32,
+        out_w: usize,
+        out_h: usize,
+        colorimetry: Colorimetry,
+        out: &mut Yuv420,
+    ) -> Result<(), ModelError> {
+        if self.colour.is_none() {
+            return Err(self.synth.run_err("colour graphs are not loaded"));
+        }
+        self.bind_synth(f0, f1, t, out_w, out_h)?;
+        let frame = self.synth.run_to_device("frame", out_w, out_h)?;
+        self.colour.as_mut().expect("checked above").to_yuv(&frame, out_w, out_h, colorimetry, out)
+    }
+
+    fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, out_w: usize, out_h: usize) -> Result<(), ModelError> {
         let g = &mut self.synth;
         if f0.shape != f1.shape {
             return Err(g.run_err("neighbouring frames differ in size"));
@@ -759,9 +1044,7 @@ impl UpGraphs {
         g.binding.bind_input("feat0", &f0.value).map_err(|e| g.run_err(e))?;
         g.binding.bind_input("feat1", &f1.value).map_err(|e| g.run_err(e))?;
         g.bind_small("t", &[t])?;
-        g.bind_small("out_size", &size_tensor(out_w, out_h))?;
-        g.bind_frame_output("frame", out_w, out_h)?;
-        g.run_to_frame("frame", out_w, out_h)
+        g.bind_small("out_size", &size_tensor(out_w, out_h))
     }
 }
 
@@ -932,6 +1215,144 @@ mod tests {
             let small = graphs.synth(&features[0], &features[1], 0.5, 7, 5).unwrap();
             assert_eq!((small.width, small.height, small.data.len()), (7, 5, 3 * 35));
         }
+    }
+
+    /// A deterministic noisy 4:2:0 frame in I420 or NV12 layout with padded strides.
+    fn yuv_frame(format: color::PixelFormat, w: usize, h: usize, seed: u64) -> (color::FrameLayout, Vec<Vec<u8>>) {
+        let mut layout = color::FrameLayout::packed(format, w, h);
+        for p in 0..format.n_planes() {
+            layout.strides[p] += 3;
+        }
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let planes = layout
+            .plane_sizes()
+            .iter()
+            .take(format.n_planes())
+            .map(|&n| {
+                (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x >> 24) as u8
+                    })
+                    .collect()
+            })
+            .collect();
+        (layout, planes)
+    }
+
+    #[test]
+    fn colour_graphs_convert_exactly_as_the_host_code() {
+        use color::{Matrix, PixelFormat, Range};
+        let rt = runtime(None).expect("ONNX Runtime (scripts/setup.sh puts it in .ort/)");
+        let mut graphs = ColourGraphs::load(&rt, &one_thread(), Placement::Host).unwrap();
+        let colorimetries = [
+            Colorimetry::new(Matrix::Bt601, Range::Limited),
+            Colorimetry::new(Matrix::Bt709, Range::Full),
+            Colorimetry::new(Matrix::Bt2020, Range::Limited),
+        ];
+        let mut seed = 1;
+        for format in [PixelFormat::I420, PixelFormat::Nv12] {
+            for (w, h) in [(1, 1), (2, 2), (3, 3), (17, 9), (16, 8), (64, 35)] {
+                for c in colorimetries {
+                    seed += 1;
+                    let (layout, planes) = yuv_frame(format, w, h, seed);
+                    let views: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+                    let mut host = RgbFrame::new(w, h);
+                    color::to_rgb(&layout, c, &views, &mut host).unwrap();
+                    let mut yuv = Yuv420::new(0, 0);
+                    color::pack_yuv420(&layout, &views, &mut yuv).unwrap();
+                    let rgb = graphs.to_rgb(yuv, c).unwrap();
+                    let (shape, data) = rgb.extract_tensor();
+                    assert_eq!(**shape, [1, 3, h as i64, w as i64]);
+                    let what = format!("{format:?} {w}x{h} {c:?}");
+                    assert_eq!(max_abs_diff(data, &host.data), 0.0, "to R'G'B': {what}");
+
+                    // Back: the graphs' planes must be the bytes the host code writes.
+                    let mut back = Yuv420::new(0, 0);
+                    graphs.to_yuv(&rgb, w, h, c, &mut back).unwrap();
+                    let mut out: Vec<Vec<u8>> = layout.plane_sizes().iter().take(format.n_planes()).map(|&n| vec![0u8; n]).collect();
+                    let mut views: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+                    color::from_rgb(&host, &layout, c, &mut views).unwrap();
+                    let mut expected = Yuv420::new(0, 0);
+                    let views: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
+                    color::pack_yuv420(&layout, &views, &mut expected).unwrap();
+                    assert_eq!(back, expected, "to Y'CbCr: {what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn yuv_paths_of_the_graphs_match_the_rgb_paths() {
+        let rt = runtime(None).expect("ONNX Runtime (scripts/setup.sh puts it in .ort/)");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/imsm-small");
+        let graphs_config = SessionConfig { colour: ColourMode::Graphs, ..one_thread() };
+        let c = Colorimetry::BT709;
+        let (w, h, ow, oh) = (26, 18, 13, 9);
+        let frames: Vec<(color::FrameLayout, Vec<Vec<u8>>)> =
+            (0..4).map(|k| yuv_frame(color::PixelFormat::I420, w, h, 50 + k)).collect();
+        let as_yuv = |(layout, planes): &(color::FrameLayout, Vec<Vec<u8>>)| {
+            let views: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+            let mut yuv = Yuv420::new(0, 0);
+            color::pack_yuv420(layout, &views, &mut yuv).unwrap();
+            yuv
+        };
+        let as_rgb = |(layout, planes): &(color::FrameLayout, Vec<Vec<u8>>)| {
+            let views: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+            let mut rgb = RgbFrame::new(w, h);
+            color::to_rgb(layout, c, &views, &mut rgb).unwrap();
+            rgb
+        };
+        let encode = |rgb: &RgbFrame| {
+            let layout = color::FrameLayout::packed(color::PixelFormat::I420, rgb.width, rgb.height);
+            let mut out: Vec<Vec<u8>> = layout.plane_sizes().iter().map(|&n| vec![0u8; n]).collect();
+            let mut views: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+            color::from_rgb(rgb, &layout, c, &mut views).unwrap();
+            let views: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
+            let mut yuv = Yuv420::new(0, 0);
+            color::pack_yuv420(&layout, &views, &mut yuv).unwrap();
+            yuv
+        };
+
+        // Down: host conversion + run vs staged through the colour graphs + run_yuv.
+        let (mut host, _) = DownGraph::load(&rt, &dir, &one_thread()).unwrap();
+        let (mut dev, _) = DownGraph::load(&rt, &dir, &graphs_config).unwrap();
+        assert!(!host.converts_colour() && dev.converts_colour());
+        let staged_host: Vec<StagedFrame> = frames.iter().map(|f| host.stage(as_rgb(f)).unwrap()).collect();
+        let staged_dev: Vec<StagedFrame> = frames.iter().map(|f| dev.stage_yuv(as_yuv(f), c).unwrap()).collect();
+        fn window(staged: &[StagedFrame]) -> Vec<WindowFrame<'_>> {
+            staged.iter().enumerate().map(|(k, frame)| WindowFrame { frame, offset: (k as f32 - 1.5) / 2.0 }).collect()
+        }
+        let expected = encode(&host.run(&window(&staged_host), 2.0, 0.3, ow, oh).unwrap());
+        let mut got = Yuv420::new(0, 0);
+        dev.run_yuv(&window(&staged_dev), 2.0, 0.3, ow, oh, c, &mut got).unwrap();
+        assert_eq!(got, expected, "down");
+
+        // Up: reveal + synth, both ways.
+        let (mut host, _) = UpGraphs::load(&rt, &dir, &one_thread()).unwrap();
+        let (mut dev, _) = UpGraphs::load(&rt, &dir, &graphs_config).unwrap();
+        let fh: Vec<Features> = frames[..2].iter().map(|f| host.reveal(as_rgb(f), 1.0).unwrap()).collect();
+        let fd: Vec<Features> = frames[..2].iter().map(|f| dev.reveal_yuv(as_yuv(f), c, 1.0).unwrap()).collect();
+        let (uw, uh) = (39, 27);
+        let expected = encode(&host.synth(&fh[0], &fh[1], 0.4, uw, uh).unwrap());
+        let mut got = Yuv420::new(0, 0);
+        dev.synth_yuv(&fd[0], &fd[1], 0.4, uw, uh, c, &mut got).unwrap();
+        assert_eq!(got, expected, "up");
+        // Without the colour graphs the 4:2:0 entry points say so instead of guessing.
+        let err = host.reveal_yuv(as_yuv(&frames[0]), c, 1.0).unwrap_err().to_string();
+        assert!(err.contains("colour graphs are not loaded"), "{err}");
+    }
+
+    #[test]
+    fn colour_graphs_run_by_default_only_on_a_gpu() {
+        let gpu = Placement::Cuda { device_id: 0 };
+        assert!(!wants_colour_graphs(ColourMode::Auto, Placement::Host));
+        assert!(wants_colour_graphs(ColourMode::Auto, gpu));
+        assert!(!wants_colour_graphs(ColourMode::Host, gpu));
+        assert!(wants_colour_graphs(ColourMode::Graphs, Placement::Host));
+        assert_eq!(SessionConfig::default().colour, ColourMode::Auto);
     }
 
     #[test]

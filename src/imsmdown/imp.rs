@@ -9,7 +9,8 @@ use crate::element::{Geometry, Resample};
 use crate::engine::model::{DownGraph, ModelError, ProviderChoice, Runtime, SessionConfig, StagedFrame, WindowFrame};
 use crate::engine::schedule::DownScheduler;
 use crate::engine::time::{Rate, Ratio};
-use crate::engine::RgbFrame;
+use crate::engine::color::{Colorimetry, Yuv420};
+use crate::engine::{FrameIn, FrameOut};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("imsmdown", gst::DebugColorFlags::empty(), Some("imsm space-time downsampler"))
@@ -28,6 +29,8 @@ pub struct Down {
     out_w: usize,
     out_h: usize,
     quality: f32,
+    /// Render 4:2:0 through the colour graphs with this colorimetry.
+    yuv_out: Option<Colorimetry>,
 }
 
 /// Half of `v`, even where that leaves at least 2.
@@ -53,7 +56,11 @@ impl Resample for Down {
         models.kind()
     }
 
-    fn new_stream(input: Geometry, output: Geometry, extra: &DownExtra) -> Self {
+    fn converts_colour(models: &DownGraph) -> bool {
+        models.converts_colour()
+    }
+
+    fn new_stream(input: Geometry, output: Geometry, extra: &DownExtra, yuv_out: Option<Colorimetry>) -> Self {
         let ratio = Ratio::of_rates(input.rate, output.rate);
         Self {
             scheduler: DownScheduler::new(ratio),
@@ -61,16 +68,20 @@ impl Resample for Down {
             out_w: output.width,
             out_h: output.height,
             quality: extra.channel_quality as f32,
+            yuv_out,
         }
     }
 
-    fn push(&mut self, models: &mut DownGraph, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
-        let staged = models.stage(frame)?;
+    fn push(&mut self, models: &mut DownGraph, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError> {
+        let staged = match frame {
+            FrameIn::Rgb(rgb) => models.stage(rgb)?,
+            FrameIn::Yuv(yuv, colorimetry) => models.stage_yuv(yuv, colorimetry)?,
+        };
         let jobs = self.scheduler.push(index, staged);
         self.render(models, jobs)
     }
 
-    fn finish(&mut self, models: &mut DownGraph) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
+    fn finish(&mut self, models: &mut DownGraph) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         let jobs = self.scheduler.finish();
         self.render(models, jobs)
     }
@@ -111,12 +122,20 @@ impl Down {
         &self,
         models: &mut DownGraph,
         jobs: Vec<crate::engine::schedule::DownJob<StagedFrame>>,
-    ) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
+    ) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         jobs.into_iter()
             .map(|job| {
                 let window: Vec<WindowFrame<'_>> =
                     job.slots.iter().map(|s| WindowFrame { frame: &s.frame, offset: s.offset }).collect();
-                models.run(&window, self.ratio, self.quality, self.out_w, self.out_h).map(|f| (job.index, f))
+                let frame = match self.yuv_out {
+                    Some(c) => {
+                        let mut yuv = Yuv420::new(self.out_w, self.out_h);
+                        models.run_yuv(&window, self.ratio, self.quality, self.out_w, self.out_h, c, &mut yuv)?;
+                        FrameOut::Yuv(yuv)
+                    }
+                    None => FrameOut::Rgb(models.run(&window, self.ratio, self.quality, self.out_w, self.out_h)?),
+                };
+                Ok((job.index, frame))
             })
             .collect()
     }

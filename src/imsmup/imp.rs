@@ -10,7 +10,8 @@ use crate::element::{Geometry, Resample};
 use crate::engine::model::{Features, ModelError, ProviderChoice, Runtime, SessionConfig, UpGraphs};
 use crate::engine::schedule::{UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
-use crate::engine::RgbFrame;
+use crate::engine::color::{Colorimetry, Yuv420};
+use crate::engine::{FrameIn, FrameOut};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("imsmup", gst::DebugColorFlags::empty(), Some("imsm space-time upsampler"))
@@ -27,6 +28,8 @@ pub struct Up {
     out_w: usize,
     out_h: usize,
     hint: f32,
+    /// Render 4:2:0 through the colour graphs with this colorimetry.
+    yuv_out: Option<Colorimetry>,
 }
 
 fn double(v: usize) -> i32 {
@@ -50,22 +53,30 @@ impl Resample for Up {
         models.kind()
     }
 
-    fn new_stream(input: Geometry, output: Geometry, extra: &UpExtra) -> Self {
+    fn converts_colour(models: &UpGraphs) -> bool {
+        models.converts_colour()
+    }
+
+    fn new_stream(input: Geometry, output: Geometry, extra: &UpExtra, yuv_out: Option<Colorimetry>) -> Self {
         Self {
             scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
+            yuv_out,
         }
     }
 
-    fn push(&mut self, models: &mut UpGraphs, index: u64, frame: RgbFrame) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
-        let features = models.reveal(frame, self.hint)?;
+    fn push(&mut self, models: &mut UpGraphs, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError> {
+        let features = match frame {
+            FrameIn::Rgb(rgb) => models.reveal(rgb, self.hint)?,
+            FrameIn::Yuv(yuv, colorimetry) => models.reveal_yuv(yuv, colorimetry, self.hint)?,
+        };
         let jobs = self.scheduler.push(index, features);
         self.render(models, jobs)
     }
 
-    fn finish(&mut self, models: &mut UpGraphs) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
+    fn finish(&mut self, models: &mut UpGraphs) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         let jobs = self.scheduler.finish();
         self.render(models, jobs)
     }
@@ -98,9 +109,20 @@ impl Resample for Up {
 }
 
 impl Up {
-    fn render(&self, models: &mut UpGraphs, jobs: Vec<UpJob<Features>>) -> Result<Vec<(u64, RgbFrame)>, ModelError> {
+    fn render(&self, models: &mut UpGraphs, jobs: Vec<UpJob<Features>>) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         jobs.into_iter()
-            .map(|job| models.synth(&job.prev, &job.next, job.t, self.out_w, self.out_h).map(|f| (job.index, f)))
+            .map(|job| {
+                let (w, h) = (self.out_w, self.out_h);
+                let frame = match self.yuv_out {
+                    Some(c) => {
+                        let mut yuv = Yuv420::new(w, h);
+                        models.synth_yuv(&job.prev, &job.next, job.t, w, h, c, &mut yuv)?;
+                        FrameOut::Yuv(yuv)
+                    }
+                    None => FrameOut::Rgb(models.synth(&job.prev, &job.next, job.t, w, h)?),
+                };
+                Ok((job.index, frame))
+            })
             .collect()
     }
 }
