@@ -18,6 +18,11 @@ weights do not (e.g. contract version 2: down takes frame0 .. frame6 instead of 
   (HEAD) and whether training/ differed from it, command, date (UTC), the checks' results,
   graph sizes and versions. The training record (every other key) is left as it was:
   its "graphs" / "checks" describe the export made at the end of training.
+
+`--cover-guard-psnr DB` exports down with the cover guard (models.cover_guard: each low-rate
+frame's hidden residual scaled down just enough to stay DB dB from its plain downscale);
+`--out DIR2` writes the graphs and a copy of the provenance with the new entry to DIR2
+instead of replacing DIR's.
 """
 
 import argparse
@@ -65,6 +70,10 @@ def main(argv=None):
     p.add_argument("--models", required=True, help="model directory holding checkpoint.pt (and provenance.json)")
     p.add_argument("--kind", default=None, help="imsm.kind metadata (default: the model's name, see above)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
+    p.add_argument("--cover-guard-psnr", type=float, default=None,
+                   help="export down with the cover guard at this PSNR (dB; models.cover_guard); "
+                        "default: what the checkpoint's configuration says (none for older ones)")
+    p.add_argument("--out", default=None, help="write the graphs here instead of --models (provenance stays)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -75,6 +84,8 @@ def main(argv=None):
         with open(prov_path) as f:
             prov = json.load(f)
     system, ckpt = load_system(os.path.join(model_dir, "checkpoint.pt"))
+    if args.cover_guard_psnr is not None:
+        system.cfg["cover_guard_psnr"] = args.cover_guard_psnr
     kind = args.kind or model_kind(model_dir, prov, ckpt)
     seed = int(prov.get("seed", ckpt.get("seed", 0)))
     command = "python training/reexport.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -82,7 +93,9 @@ def main(argv=None):
     print(f"{command} | checkpoint step {ckpt.get('step')} | kind {kind} | contract {CONTRACT} | commit {commit} "
           f"(training/ modified: {dirty})", flush=True)
 
-    tmp = tempfile.mkdtemp(prefix=".reexport-", dir=model_dir)
+    target_dir = args.out or model_dir
+    os.makedirs(target_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".reexport-", dir=target_dir)
     try:
         paths = export.export_all(system, tmp, kind)
         for g, path in paths.items():
@@ -94,7 +107,7 @@ def main(argv=None):
         assert inv < 1e-4, inv
         sizes = {g: os.path.getsize(paths[g]) for g in GRAPHS}
         for g in GRAPHS:
-            os.replace(paths[g], os.path.join(model_dir, g + ".onnx"))
+            os.replace(paths[g], os.path.join(target_dir, g + ".onnx"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -110,9 +123,11 @@ def main(argv=None):
         "parity_max_abs_err": par,
         "parity_cases_HWhw": train.PARITY_CASES,
         "invertibility_max_abs_err": inv,
+        "cover_guard_psnr": system.cfg.get("cover_guard_psnr"),
         "versions": train.versions(),
     }
     prov.setdefault("exports", []).append(entry)
+    prov_path = os.path.join(target_dir, "provenance.json")
     tmp_prov = prov_path + ".tmp"
     with open(tmp_prov, "w") as f:
         json.dump(prov, f, indent=1)

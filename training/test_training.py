@@ -9,6 +9,7 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
 - export: contract names/types/dynamic dims/metadata, ONNX Runtime vs PyTorch parity
   (< 1e-3) for each graph on random sizes (odd, 1x1, up and down), finite output for a
   window with no valid slot;
+- the cover guard (frames under the bar brought to it, the others untouched; export parity);
 - the training and export code paths compute the same; the window rules; the channel;
 - an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation), then
   reexport.py on its directory (same graphs from the checkpoint, an "exports" entry);
@@ -165,6 +166,27 @@ def test_export_contract_and_parity():
                                 "out_size": np.array([1, 1], np.int64), "quality": np.ones(1, np.float32)})[0]
             assert out.shape == (1, 3, 1, 1) and np.isfinite(out).all()
         print(f"  parity max abs err {err} over {len(cases)} size cases ({time.time() - t0:.1f}s)")
+
+
+def test_cover_guard():
+    """The guard leaves frames above the bar untouched, brings the others exactly to it, and
+    exports with parity."""
+    g = torch.Generator().manual_seed(3)
+    cover = torch.rand(3, 3, 17, 23, generator=g)
+    # residuals at about 30, 36.9 and 45 dB
+    d = torch.randn(3, 3, 17, 23, generator=g)
+    d = d / d.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() * torch.tensor([10 ** -1.5, 10 ** -1.845, 10 ** -2.25]).reshape(3, 1, 1, 1)
+    y = models.cover_guard(cover, cover + d, 37.0)
+    psnr = -10 * torch.log10((y - cover).pow(2).mean(dim=(1, 2, 3)))
+    assert abs(float(psnr[0]) - 37.0) < 1e-3 and abs(float(psnr[1]) - 37.0) < 1e-3, psnr
+    assert torch.equal(y[2], (cover + d)[2]), "a frame above the bar was changed"
+    s = perturbed_system(4)
+    s.cfg["cover_guard_psnr"] = 37.0
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(s, dd, "imsm-test")
+        err = checks.parity(s, paths, [(37, 53, 19, 27), (16, 16, 8, 8)], seed=2)
+        assert max(err.values()) < 1e-3, err
+    print(f"  guarded PSNR {[round(float(p), 3) for p in psnr]}; export parity {err}")
 
 
 def test_training_and_export_paths_agree():
@@ -370,7 +392,7 @@ def check_shipped_graphs(d):
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_shipped_small_graphs, test_smoke_small,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_shipped_small_graphs, test_smoke_small,
          test_resume_in_segments, test_device_data_pack]
 
 

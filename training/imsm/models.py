@@ -300,8 +300,24 @@ class DownGraph(nn.Module):
     def forward(self, frame0, frame1, frame2, frame3, frame4, frame5, frame6, offsets, valid, ratio, out_size,
                 quality):
         frames = torch.cat([frame0, frame1, frame2, frame3, frame4, frame5, frame6], 1)
-        y, _, _, _ = self.s.down(frames, offsets, valid, ratio, out_size, quality, exporting=True)
+        y, cover, _, _ = self.s.down(frames, offsets, valid, ratio, out_size, quality, exporting=True)
+        guard = self.s.cfg.get("cover_guard_psnr")
+        if guard is not None:
+            y = cover_guard(cover, y, float(guard))
         return y.clamp(0.0, 1.0)
+
+
+def cover_guard(cover, y, min_psnr):
+    """Scales the hidden residual y - cover of each frame down just enough that the frame
+    stays `min_psnr` dB (PSNR on [0, 1]) from its cover, the plain downscale people watching
+    the low-rate stream would otherwise see. Training keeps the residual in a PSNR band on
+    crops; this holds the bar on whole frames at any size, where a frame can fall below it.
+    Frames already above the bar are left exactly as they are."""
+    d = y - cover
+    mse = (d * d).mean(dim=(1, 2, 3), keepdim=True)
+    max_mse = 10.0 ** (-min_psnr / 10.0)
+    scale = torch.clamp(torch.sqrt(max_mse / (mse + 1e-20)), max=1.0)
+    return cover + d * scale
 
 
 class RevealGraph(nn.Module):
