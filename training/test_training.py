@@ -386,6 +386,9 @@ def check_shipped_graphs(d):
     import train
 
     system, _ = reexport.load_system(os.path.join(d, "checkpoint.pt"))
+    guard = (prov.get("exports") or [{}])[-1].get("cover_guard_psnr")
+    if guard is not None:  # re-exported with the cover guard (reexport.py --cover-guard-psnr)
+        system.cfg["cover_guard_psnr"] = guard
     par = checks.parity(system, {g: os.path.join(d, g + ".onnx") for g in ("down", "reveal", "synth")},
                         train.PARITY_CASES, seed=1)
     assert max(par.values()) < 1e-3, (d, par)
