@@ -67,6 +67,8 @@ usage: imsm-bench --provider cpu|cuda|tensorrt|auto --size WxH [options]
   --colour C      where I420 <-> RGB runs: auto (colour graphs on a GPU, host code on
                   the CPU), host or graphs (ONNX Runtime, wherever the graphs run);
                   the element property colour-conversion (default auto)
+  --overlap O     the elements' overlap property: auto (on with a GPU), on or off
+                  (elements only: the engine figure runs the graphs on the calling thread)
   -h, --help      this text
 ";
 
@@ -117,6 +119,8 @@ pub struct Options {
     pub models: PathBuf,
     pub runs: usize,
     pub colour: ColourMode,
+    /// The elements' `overlap` property (auto, on, off).
+    pub overlap: String,
     /// Things the parser changed (odd sizes rounded), printed before the run.
     pub notes: Vec<String>,
     /// No progress lines on stderr (tests).
@@ -171,6 +175,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         models: crate::element::default_model_dir(),
         runs: 3,
         colour: ColourMode::Auto,
+        overlap: "auto".into(),
         notes: Vec::new(),
         quiet: false,
     };
@@ -218,6 +223,12 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     "host" => ColourMode::Host,
                     "graphs" => ColourMode::Graphs,
                     v => return Err(format!("--colour: '{v}' is not auto, host or graphs")),
+                }
+            }
+            "--overlap" => {
+                o.overlap = value()?;
+                if !["auto", "on", "off"].contains(&o.overlap.as_str()) {
+                    return Err(format!("--overlap: '{}' is not auto, on or off", o.overlap));
                 }
             }
             other => return Err(format!("unknown argument {other}")),
@@ -769,6 +780,7 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
     caps_in.set_property("caps", i420_caps(g.in_w, g.in_h, g.in_fps));
     let imsm = make(side.element())?;
     imsm.set_property_from_str("provider", o.provider.name());
+    imsm.set_property_from_str("overlap", &o.overlap);
     imsm.set_property_from_str(
         "colour-conversion",
         match o.colour {

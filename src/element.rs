@@ -72,6 +72,19 @@ impl From<ProviderProp> for Provider {
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
 #[repr(u32)]
+#[enum_type(name = "GstImsmOverlap")]
+pub enum OverlapProp {
+    #[default]
+    #[enum_value(name = "Auto: on when the graphs run on a GPU", nick = "auto")]
+    Auto,
+    #[enum_value(name = "On", nick = "on")]
+    On,
+    #[enum_value(name = "Off", nick = "off")]
+    Off,
+}
+
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
 #[enum_type(name = "GstImsmColourConversion")]
 pub enum ColourProp {
     #[default]
@@ -133,6 +146,7 @@ pub struct Settings {
     pub tensorrt_cache_dir: Option<PathBuf>,
     pub tensorrt_fp16: bool,
     pub colour_conversion: ColourProp,
+    pub overlap: OverlapProp,
 }
 
 impl Settings {
@@ -179,6 +193,13 @@ impl Settings {
                 .default_value(false)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecEnum::builder_with_default("overlap", OverlapProp::Auto)
+                .nick("Overlap frames")
+                .blurb("Run the graphs on their own thread so that the next frame's conversion and upload and the \
+                        previous frame's download and push overlap with inference, for one more input frame of \
+                        latency (auto: on when the graphs run on a GPU)")
+                .mutable_ready()
+                .build(),
             glib::ParamSpecEnum::builder_with_default("colour-conversion", ColourProp::Auto)
                 .nick("Colour conversion")
                 .blurb("Where I420/NV12 frames are converted to and from the graphs' RGB: auto = by ONNX Runtime \
@@ -200,6 +221,7 @@ impl Settings {
             "tensorrt-cache-dir" => self.tensorrt_cache_dir = path(value),
             "tensorrt-fp16" => self.tensorrt_fp16 = value.get().unwrap(),
             "colour-conversion" => self.colour_conversion = value.get().unwrap(),
+            "overlap" => self.overlap = value.get().unwrap(),
             _ => return false,
         }
         true
@@ -216,6 +238,7 @@ impl Settings {
             "tensorrt-cache-dir" => self.session_config().tensorrt_cache_dir().display().to_string().to_value(),
             "tensorrt-fp16" => self.tensorrt_fp16.to_value(),
             "colour-conversion" => self.colour_conversion.to_value(),
+            "overlap" => self.overlap.to_value(),
             _ => return None,
         })
     }
@@ -278,6 +301,7 @@ pub trait Resample: Send + Sized + 'static {
 }
 
 struct Stream<R: Resample> {
+    _resampler: std::marker::PhantomData<R>,
     input: Geometry,
     output: Geometry,
     in_info: VideoInfo,
@@ -285,7 +309,6 @@ struct Stream<R: Resample> {
     in_caps: gst::Caps,
     passthrough: bool,
     clock: InputClock,
-    resampler: R,
     /// The next pushed buffer starts a new continuous stretch.
     discont: bool,
     /// Input / output 4:2:0 frames go through the colour graphs, with these colorimetries.
@@ -305,11 +328,114 @@ fn answer_caps_query(q: &mut gst::query::Caps) {
 }
 
 impl<R: Resample> Stream<R> {
-    /// Forgets all frames and the grid: the next input frame is frame 0 of a new stretch.
-    fn restart(&mut self, extra: &R::Extra) {
-        self.resampler = R::new_stream(self.input, self.output, extra, self.yuv_out);
-        self.clock.reset();
-        self.discont = true;
+    /// A fresh resampler for this stream's sizes and rates.
+    fn resampler(&self, extra: &R::Extra) -> R {
+        R::new_stream(self.input, self.output, extra, self.yuv_out)
+    }
+}
+
+/// What the worker thread is asked to do; each job gets exactly one [`Reply`].
+enum Job<R: Resample> {
+    Push(u64, FrameIn),
+    Finish,
+    /// Replace the resampler (a new stretch).
+    Stream(R),
+}
+
+type Reply = Result<Vec<(u64, FrameOut)>, ModelError>;
+
+/// The graphs and the resampler on a thread of their own, one job at a time. With
+/// `overlap`, the streaming thread hands frame n over and, while the graphs run, wraps
+/// and pushes what frame n - 1 gave and converts the next input: conversion, upload,
+/// inference, download and the push downstream of consecutive frames overlap, for one
+/// more input frame of latency. Without it, each job is waited for at once.
+struct Worker<R: Resample> {
+    jobs: Option<std::sync::mpsc::SyncSender<Job<R>>>,
+    replies: std::sync::mpsc::Receiver<Reply>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// A job was handed over and its reply not taken yet.
+    busy: bool,
+    overlap: bool,
+    /// The models convert 4:2:0 with the colour graphs.
+    converts_colour: bool,
+}
+
+impl<R: Resample> Worker<R> {
+    fn spawn(mut models: R::Models, overlap: bool, name: &str) -> std::io::Result<Self> {
+        let converts_colour = R::converts_colour(&models);
+        let (jobs, job_rx) = std::sync::mpsc::sync_channel::<Job<R>>(1);
+        let (reply_tx, replies) = std::sync::mpsc::sync_channel::<Reply>(1);
+        let thread = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+            let mut resampler: Option<R> = None;
+            for job in job_rx {
+                let reply = match job {
+                    Job::Push(index, frame) => match resampler.as_mut() {
+                        Some(r) => r.push(&mut models, index, frame),
+                        None => Ok(Vec::new()),
+                    },
+                    Job::Finish => resampler.as_mut().map_or(Ok(Vec::new()), |r| r.finish(&mut models)),
+                    Job::Stream(r) => {
+                        resampler = Some(r);
+                        Ok(Vec::new())
+                    }
+                };
+                if reply_tx.send(reply).is_err() {
+                    break;
+                }
+            }
+        })?;
+        Ok(Self { jobs: Some(jobs), replies, thread: Some(thread), busy: false, overlap, converts_colour })
+    }
+
+    fn stopped() -> ModelError {
+        ModelError::Run { graph: "worker", reason: "the inference thread stopped".into() }
+    }
+
+    /// Hands a job over; the previous reply must have been taken.
+    fn submit(&mut self, job: Job<R>) -> Result<(), ModelError> {
+        debug_assert!(!self.busy, "one job at a time");
+        self.jobs.as_ref().ok_or_else(Self::stopped)?.send(job).map_err(|_| Self::stopped())?;
+        self.busy = true;
+        Ok(())
+    }
+
+    /// The reply of the job in flight (waiting for it), or nothing when none is.
+    fn take(&mut self) -> Reply {
+        if !std::mem::replace(&mut self.busy, false) {
+            return Ok(Vec::new());
+        }
+        self.replies.recv().unwrap_or_else(|_| Err(Self::stopped()))
+    }
+
+    /// Runs a job to its end, after taking the reply of the one in flight; both replies'
+    /// frames in order.
+    fn run(&mut self, job: Job<R>) -> Reply {
+        let mut frames = self.take()?;
+        self.submit(job)?;
+        frames.extend(self.take()?);
+        Ok(frames)
+    }
+
+    /// A new input frame: with overlap, returns what the previous one gave and leaves
+    /// this one running; without, returns what this one gives.
+    fn push(&mut self, index: u64, frame: FrameIn) -> Reply {
+        if !self.overlap {
+            return self.run(Job::Push(index, frame));
+        }
+        let previous = self.take();
+        self.submit(Job::Push(index, frame))?;
+        previous
+    }
+}
+
+impl<R: Resample> Drop for Worker<R> {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread's loop once the job in flight is done.
+        self.jobs = None;
+        let _ = self.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -320,7 +446,8 @@ pub struct Core<R: Resample> {
     pub srcpad: gst::Pad,
     pub settings: Mutex<Settings>,
     pub extra: Mutex<R::Extra>,
-    models: Mutex<Option<R::Models>>,
+    /// The graphs and the current stretch's resampler, on their own thread (PAUSED+).
+    worker: Mutex<Option<Worker<R>>>,
     stream: Mutex<Option<Stream<R>>>,
 }
 
@@ -446,7 +573,7 @@ impl<R: Resample> Core<R> {
             srcpad,
             settings: Mutex::new(Settings::default()),
             extra: Mutex::new(R::Extra::default()),
-            models: Mutex::new(None),
+            worker: Mutex::new(None),
             stream: Mutex::new(None),
         }
     }
@@ -488,14 +615,41 @@ impl<R: Resample> Core<R> {
         let _ = element.post_message(
             gst::message::Info::builder(gst::CoreError::Failed, &text).src(element).build(),
         );
-        *self.models.lock().unwrap() = Some(models);
+        // Overlap needs a device to overlap with: on the CPU the graphs already use the cores.
+        let overlap = match settings.overlap {
+            OverlapProp::Auto => choice.name != "CPU",
+            OverlapProp::On => true,
+            OverlapProp::Off => false,
+        };
+        gst::debug!(self.cat, obj = element, "overlap of consecutive frames: {}", overlap);
+        let worker = Worker::spawn(models, overlap, &format!("{}-infer", element.name()))
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Failed, ("cannot start the inference thread: {}", e)))?;
+        *self.worker.lock().unwrap() = Some(worker);
         Ok(())
     }
 
     /// PAUSED -> READY: drop stream state and graphs.
     pub fn stop(&self) {
         *self.stream.lock().unwrap() = None;
-        *self.models.lock().unwrap() = None;
+        *self.worker.lock().unwrap() = None;
+    }
+
+    /// Starts a new stretch: fresh grid and resampler; a result still in flight is dropped
+    /// (flush) unless the caller took it before.
+    fn restart_locked(&self, stream: &mut Stream<R>) -> Result<(), ModelError> {
+        stream.clock.reset();
+        stream.discont = true;
+        if stream.passthrough {
+            return Ok(());
+        }
+        let resampler = stream.resampler(&self.extra.lock().unwrap());
+        match self.worker.lock().unwrap().as_mut() {
+            Some(worker) => {
+                let _ = worker.take();
+                worker.run(Job::Stream(resampler)).map(drop)
+            }
+            None => Ok(()),
+        }
     }
 
     fn push_all(&self, buffers: Rendered) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -532,22 +686,22 @@ impl<R: Resample> Core<R> {
 
     /// Everything the current stretch can still produce (EOS, caps change, jump).
     fn drain_locked(&self, element: &gst::Element, stream: &mut Stream<R>) -> Result<Rendered, gst::FlowError> {
-        let frames = {
-            let mut models = self.models.lock().unwrap();
-            match models.as_mut() {
-                Some(models) if !stream.passthrough => stream.resampler.finish(models),
-                _ => Ok(Vec::new()),
-            }
+        // What the frame in flight gave, then the tail.
+        let frames = match self.worker.lock().unwrap().as_mut() {
+            Some(worker) if !stream.passthrough => worker.run(Job::Finish),
+            _ => Ok(Vec::new()),
         };
-        // Whatever happens to the tail, the next frame starts a new stretch.
         let result = frames.map_err(|e| self.model_error(element, e)).and_then(|frames| {
             self.wrap(stream, frames).map_err(|e| {
                 gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
                 gst::FlowError::Error
             })
         });
-        stream.restart(&self.extra.lock().unwrap());
-        result
+        // Whatever happens to the tail, the next frame starts a new stretch.
+        let restarted = self.restart_locked(stream).map_err(|e| self.model_error(element, e));
+        let rendered = result?;
+        restarted?;
+        Ok(rendered)
     }
 
     fn drain(&self, element: &gst::Element) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -620,12 +774,12 @@ impl<R: Resample> Core<R> {
                 }
             };
             let frames = {
-                let mut models = self.models.lock().unwrap();
-                let Some(models) = models.as_mut() else {
+                let mut worker = self.worker.lock().unwrap();
+                let Some(worker) = worker.as_mut() else {
                     gst::element_error!(element, gst::CoreError::StateChange, ("models are not loaded"));
                     return Err(gst::FlowError::Error);
                 };
-                stream.resampler.push(models, index, frame).map_err(|e| self.model_error(element, e))?
+                worker.push(index, frame).map_err(|e| self.model_error(element, e))?
             };
             rendered.extend(self.wrap(stream, frames).map_err(|e| {
                 gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
@@ -719,25 +873,32 @@ impl<R: Resample> Core<R> {
         self.drain(element)?;
         gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
         let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
-        let extra = self.extra.lock().unwrap().clone();
-        let converts = self.models.lock().unwrap().as_ref().is_some_and(R::converts_colour);
+        let converts = self.worker.lock().unwrap().as_ref().is_some_and(|w| w.converts_colour);
         let (yuv_in, yuv_out) = (yuv_colorimetry(converts, &in_info), yuv_colorimetry(converts, &out_info));
         if converts {
             gst::debug!(self.cat, obj = element, "colour graphs convert: input {}, output {}", yuv_in.is_some(), yuv_out.is_some());
         }
-        *self.stream.lock().unwrap() = Some(Stream {
-            input,
-            output,
-            in_caps: caps.clone(),
-            passthrough,
-            clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
-            resampler: R::new_stream(input, output, &extra, yuv_out),
-            discont: true,
-            yuv_in,
-            yuv_out,
-            in_info,
-            out_info,
-        });
+        {
+            let mut guard = self.stream.lock().unwrap();
+            let stream = guard.insert(Stream {
+                input,
+                output,
+                in_caps: caps.clone(),
+                passthrough,
+                clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
+                _resampler: std::marker::PhantomData,
+                discont: true,
+                yuv_in,
+                yuv_out,
+                in_info,
+                out_info,
+            });
+            if let Err(e) = self.restart_locked(stream) {
+                *guard = None;
+                gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
+                return Err(gst::FlowError::Error);
+            }
+        }
         if !self.srcpad.push_event(gst::event::Caps::new(&out_caps)) {
             *self.stream.lock().unwrap() = None;
             return Err(negotiation_error(format!("downstream refused {out_caps}")));
@@ -777,7 +938,9 @@ impl<R: Resample> Core<R> {
             }
             EventView::FlushStop(_) => {
                 if let Some(stream) = self.stream.lock().unwrap().as_mut() {
-                    stream.restart(&self.extra.lock().unwrap());
+                    if let Err(e) = self.restart_locked(stream) {
+                        gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
+                    }
                 }
                 self.srcpad.push_event(event)
             }
@@ -800,7 +963,12 @@ impl<R: Resample> Core<R> {
                     .unwrap()
                     .as_ref()
                     .filter(|s| !s.passthrough)
-                    .map(|s| R::latency(s.input.rate, s.output.rate))
+                    .map(|s| {
+                        let overlap = self.worker.lock().unwrap().as_ref().is_some_and(|w| w.overlap);
+                        // With overlap a frame's outputs leave when the next input arrives.
+                        let extra = if overlap { s.input.rate.interval_ceil() } else { 0 };
+                        R::latency(s.input.rate, s.output.rate) + gst::ClockTime::from_nseconds(extra)
+                    })
                     .unwrap_or(gst::ClockTime::ZERO);
                 gst::debug!(self.cat, obj = pad, "latency: upstream {} ours {}", min, ours);
                 q.set(live, min + ours, max.map(|m| m + ours));
