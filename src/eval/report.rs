@@ -207,7 +207,7 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
              what was encoded (the low-rate stream; for direct, the full-rate stream), over the CRF \
              channels of the run, PCHIP interpolation of log-rate over PSNR (src/eval/bdrate.rs). \
              Negative = fewer bits for the same quality. Per clip, then the mean over the clips that \
-             have a value (n/a: fewer than two points or no common PSNR range, which happens when \
+             have a value, saying how many when some have none (n/a: fewer than two points or no common PSNR range, which happens when \
              the resampling error dominates the codec's and the curves are nearly flat: give more \
              CRFs, e.g. crf14 to crf40).\n"
         );
@@ -219,7 +219,13 @@ pub fn markdown(records: &[Record], settings: &[Setting], channels: &[Channel], 
             let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:+.1} %"));
             let cells: Vec<String> =
                 clips.iter().map(|c| pct(row.per_clip.iter().find(|(k, _)| k == c).and_then(|(_, v)| *v))).collect();
-            let _ = writeln!(md, "| {} | {} | {} | {} |", row.setting, row.method, pct(row.mean), cells.join(" | "));
+            // A mean over fewer clips than the others is marked: rows are only comparable
+            // where they average the same clips.
+            let mean = match row.clips_in_mean < row.per_clip.len() {
+                true => format!("{} ({} of {} clips)", pct(row.mean), row.clips_in_mean, row.per_clip.len()),
+                false => pct(row.mean),
+            };
+            let _ = writeln!(md, "| {} | {} | {} | {} |", row.setting, row.method, mean, cells.join(" | "));
         }
         let _ = writeln!(md);
     }
@@ -301,6 +307,8 @@ pub struct BdRate {
     pub per_clip: Vec<(String, Option<f64>)>,
     /// Mean over the clips that have a value.
     pub mean: Option<f64>,
+    /// How many clips that mean is over (fewer than `per_clip` where some are n/a).
+    pub clips_in_mean: usize,
 }
 
 /// BD-rate (%) of every method against classic, per setting and clip, from the codec
@@ -327,7 +335,8 @@ pub fn bd_rates(records: &[Record], settings: &[Setting]) -> Vec<BdRate> {
             }
             let values: Vec<f64> = per_clip.iter().filter_map(|(_, v)| *v).collect();
             let mean = Some(values.iter().sum::<f64>() / values.len() as f64);
-            out.push(BdRate { setting: s.name.clone(), method: m.name().to_string(), per_clip, mean });
+            let clips_in_mean = values.len();
+            out.push(BdRate { setting: s.name.clone(), method: m.name().to_string(), per_clip, mean, clips_in_mean });
         }
     }
     out
@@ -500,6 +509,17 @@ mod tests {
         records.push(record("a.mp4", "t2s2", "crf23", "mci", 34.5, Some(400.0)));
         let bd = bd_rates(&records, &settings);
         assert_eq!(bd.len(), 1, "{bd:?}");
+        // blend: a value on a.mp4, one point (n/a) on b.mp4: its mean says it is over 1 of 2.
+        let mut with_blend = records.clone();
+        for (crf, psnr, kbps) in [("crf18", 36.0, 800.0), ("crf23", 34.0, 400.0), ("crf28", 31.5, 200.0)] {
+            with_blend.push(record("a.mp4", "t2s2", crf, "blend", psnr, Some(kbps * 0.5)));
+        }
+        with_blend.push(record("b.mp4", "t2s2", "crf23", "blend", 34.0, Some(300.0)));
+        let blend = bd_rates(&with_blend, &settings).into_iter().find(|r| r.method == "blend").unwrap();
+        assert_eq!((blend.clips_in_mean, blend.per_clip.len()), (1, 2), "{blend:?}");
+        let channels = Channel::parse_list("crf18,crf23,crf28").unwrap();
+        let md = markdown(&with_blend, &settings, &channels, &RunMeta::default());
+        assert!(md.contains("| t2s2 | blend | -50.0 % (1 of 2 clips) | -50.0 % | n/a |"), "{md}");
         let imsm = &bd[0];
         assert_eq!((imsm.setting.as_str(), imsm.method.as_str()), ("t2s2", "imsm"));
         let a = imsm.per_clip[0].1.unwrap();
