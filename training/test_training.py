@@ -246,6 +246,12 @@ def test_channel():
     chn.set_codec_threads(1)
     assert torch.equal(a0, b0) and torch.equal(a1, b1)
     assert float((a0.detach() - q0.detach()).abs().max()) > 0  # the codec changed something
+    # presets per sample: same as coding each pair alone with that preset
+    m0, m1 = chn.codec_ste(q0, q1, [23, 23, 23], ["veryfast", "fast", "medium"])
+    for n, preset in enumerate(["veryfast", "fast", "medium"]):
+        pair = np.stack([(t[n].detach().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for t in (q0, q1)])
+        dec, _ = chn.x264_roundtrip(pair, 23, preset=preset)
+        assert np.array_equal((m0[n].detach().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), dec[0]), preset
     a0.sum().backward()
     assert torch.allclose(y0.grad, torch.ones_like(y0))
 

@@ -4,8 +4,8 @@
 - often: a 4:2:0 chroma round trip (BT.601 Y'CbCr, 2x2 average, bilinear back),
   differentiable;
 - on a fraction of batches: real x264 through PyAV's libx264 (each sample's pair of LR
-  frames is one 2-frame clip: an I and a P frame), forward through the codec and the
-  gradient straight through (identity);
+  frames is one 2-frame clip: an I and a P frame; CRF and preset drawn per sample), forward
+  through the codec and the gradient straight through (identity);
 - `x264_roundtrip` is also what the evaluation uses for whole LR sequences.
 """
 
@@ -86,16 +86,18 @@ def set_codec_threads(n):
     _POOL[0] = ThreadPoolExecutor(n) if n > 1 else None
 
 
-def codec_ste(y0, y1, crfs):
+def codec_ste(y0, y1, crfs, presets=None):
     """y0, y1: [N, 3, h, w] in [0, 1] (already 8-bit); each sample's pair is coded as a
-    2-frame clip at crfs[n]. Forward: decoded frames; backward: identity."""
+    2-frame clip at crfs[n] with x264 preset presets[n] (default veryfast). Forward:
+    decoded frames; backward: identity."""
+    presets = presets or ["veryfast"] * len(crfs)
     with torch.no_grad():
         a = (y0.detach().clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         b = (y1.detach().clamp(0, 1) * 255.0).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         d0, d1 = np.empty_like(a), np.empty_like(b)
 
         def one(n):
-            dec, _ = x264_roundtrip(np.stack([a[n], b[n]]), crfs[n])
+            dec, _ = x264_roundtrip(np.stack([a[n], b[n]]), crfs[n], preset=presets[n])
             d0[n], d1[n] = dec[0], dec[1]
 
         if a.shape[0] > 1 and _POOL[0] is not None:

@@ -55,6 +55,8 @@ CONFIGS = {
         "max_minutes": 20.0, "time_budget": True, "threads": 8,
         "p_plain": 0.35,
         "p_chroma": 0.5, "p_codec": 0.3, "codec_start": 0.3, "crf": (16, 30), "codec_threads": 4,
+        # x264 presets drawn per sample (issue 4: veryfast-medium); small keeps veryfast (CPU)
+        "codec_presets": ("veryfast", "faster", "fast", "medium"),
         "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
         "eval_frames": 33, "eval_short": 360, "eval_max_w": 640,
         "log_every": 100, "ckpt_every": 2000, "ckpt_minutes": 1.0,

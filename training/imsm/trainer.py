@@ -113,6 +113,7 @@ class Trainer:
         codec_p = cfg["p_codec"] * ramp(f, (cfg["codec_start"], cfg["codec_start"] + 0.1))
         use_codec = rng.random() < codec_p
         crfs = [int(rng.integers(cfg["crf"][0], cfg["crf"][1] + 1)) for _ in range(B)]
+        presets = [str(rng.choice(cfg.get("codec_presets", ("veryfast",)))) for _ in range(B)]
         q = torch.zeros(B, device=dev)
         if use_codec:
             for n in range(B):
@@ -132,7 +133,7 @@ class Trainer:
         lr1 = torch.where(chroma, chn.chroma420(lr1.clamp(0, 1)), lr1)
         lr0, lr1 = chn.quantize_ste(lr0), chn.quantize_ste(lr1)
         if use_codec:
-            lr0, lr1 = chn.codec_ste(lr0, lr1, crfs)
+            lr0, lr1 = chn.codec_ste(lr0, lr1, crfs, presets)
         # receiver
         hint = torch.tensor([1.0 if n < bi else 0.0 for n in range(B)], device=dev)
         unk = torch.from_numpy(rng.random(B) < 0.3).to(dev)
