@@ -12,9 +12,10 @@
 #       .device/gst-runtime.tar.gz with the last part; each call with `run` unpacks what
 #       has arrived and, once everything is there, runs imsm-bench for the CUDA and
 #       TensorRT providers at each size (down: SIZE@60 -> SIZE/2@30, up: SIZE/2@30 ->
-#       SIZE@60), writing bench-<provider>-<size>-<colour>.txt to $OUT. COLOUR=host|graphs
-#       picks where I420 <-> RGB runs (default auto: the colour graphs on the GPU); run it
-#       once with COLOUR=host to measure what moving the conversion to the GPU gains.
+#       SIZE@60), writing bench-<provider>-<size>-colour-<c>-overlap-<o>.txt to $OUT.
+#       COLOUR=host|graphs picks where I420 <-> RGB runs and OVERLAP=on|off the elements'
+#       overlap (both default auto: colour graphs and overlap on the GPU); run it again
+#       with COLOUR=host or OVERLAP=off to measure what each gains.
 #       Until everything is there it says what is missing (exit 3).
 # The CUDA 13 / cuDNN 9 libraries come from the machine's PyTorch (nvidia/*/lib in its
 # site-packages); TensorRT's are not on that machine, so the tensorrt run is expected to end
@@ -66,6 +67,7 @@ for provider in cuda tensorrt; do
     for size in "${sizes[@]}"; do
         echo "=== $provider $size"
         timeout 280 .device/bin/imsm-bench --provider "$provider" --size "$size" --frames "${FRAMES:-120}" \
-            --runs 3 --colour "${COLOUR:-auto}" --models "$IMSM_MODEL_DIR" 2>&1 | tee "$OUT/bench-$provider-$size-${COLOUR:-auto}.txt"
+            --runs 3 --colour "${COLOUR:-auto}" --overlap "${OVERLAP:-auto}" --models "$IMSM_MODEL_DIR" 2>&1 \
+            | tee "$OUT/bench-$provider-$size-colour-${COLOUR:-auto}-overlap-${OVERLAP:-auto}.txt"
     done
 done
