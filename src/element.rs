@@ -300,8 +300,7 @@ pub trait Resample: Send + Sized + 'static {
     fn get_extra(extra: &Self::Extra, pspec: &glib::ParamSpec) -> glib::Value;
 }
 
-struct Stream<R: Resample> {
-    _resampler: std::marker::PhantomData<R>,
+struct Stream {
     input: Geometry,
     output: Geometry,
     in_info: VideoInfo,
@@ -325,13 +324,6 @@ fn answer_caps_query(q: &mut gst::query::Caps) {
         None => template,
     };
     q.set_result(&caps);
-}
-
-impl<R: Resample> Stream<R> {
-    /// A fresh resampler for this stream's sizes and rates.
-    fn resampler(&self, extra: &R::Extra) -> R {
-        R::new_stream(self.input, self.output, extra, self.yuv_out)
-    }
 }
 
 /// What the worker thread is asked to do; each job gets exactly one [`Reply`].
@@ -448,7 +440,7 @@ pub struct Core<R: Resample> {
     pub extra: Mutex<R::Extra>,
     /// The graphs and the current stretch's resampler, on their own thread (PAUSED+).
     worker: Mutex<Option<Worker<R>>>,
-    stream: Mutex<Option<Stream<R>>>,
+    stream: Mutex<Option<Stream>>,
 }
 
 /// Frames rendered under the lock, pushed after it is released.
@@ -503,8 +495,12 @@ fn geometry(info: &VideoInfo) -> Option<Geometry> {
     })
 }
 
-/// Converts a mapped input buffer into planar RGB.
-fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) -> Result<(), String> {
+/// Maps an input buffer of `info` and hands its layout, colorimetry and planes to `read`.
+fn read_buffer<T>(
+    buffer: &gst::BufferRef,
+    info: &VideoInfo,
+    read: impl FnOnce(&FrameLayout, Colorimetry, &[&[u8]]) -> Result<T, color::ColorError>,
+) -> Result<T, String> {
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
         .map_err(|_| "input buffer could not be mapped as a video frame".to_string())?;
     // Strides may differ per buffer (video meta), so take them from the frame.
@@ -513,19 +509,17 @@ fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) 
     for p in 0..layout.format.n_planes() {
         planes.push(frame.plane_data(p as u32).map_err(|e| e.to_string())?);
     }
-    color::to_rgb(&layout, colorimetry, &planes, out).map_err(|e| e.to_string())
+    read(&layout, colorimetry, &planes).map_err(|e| e.to_string())
+}
+
+/// Converts a mapped input buffer into planar RGB.
+fn buffer_to_rgb(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut RgbFrame) -> Result<(), String> {
+    read_buffer(buffer, info, |layout, colorimetry, planes| color::to_rgb(layout, colorimetry, planes, out))
 }
 
 /// Copies a mapped I420/NV12 input buffer into tight 4:2:0 planes for the colour graphs.
 fn buffer_to_yuv(buffer: &gst::BufferRef, info: &VideoInfo, out: &mut color::Yuv420) -> Result<(), String> {
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info)
-        .map_err(|_| "input buffer could not be mapped as a video frame".to_string())?;
-    let (layout, _) = engine_layout(info, frame.plane_stride())?;
-    let mut planes: Vec<&[u8]> = Vec::with_capacity(3);
-    for p in 0..layout.format.n_planes() {
-        planes.push(frame.plane_data(p as u32).map_err(|e| e.to_string())?);
-    }
-    color::pack_yuv420(&layout, &planes, out).map_err(|e| e.to_string())
+    read_buffer(buffer, info, |layout, _, planes| color::pack_yuv420(layout, planes, out))
 }
 
 /// A new buffer of `info` filled by `fill` with the mapped frame's layout and planes.
@@ -636,13 +630,13 @@ impl<R: Resample> Core<R> {
 
     /// Starts a new stretch: fresh grid and resampler; a result still in flight is dropped
     /// (flush) unless the caller took it before.
-    fn restart_locked(&self, stream: &mut Stream<R>) -> Result<(), ModelError> {
+    fn restart_locked(&self, stream: &mut Stream) -> Result<(), ModelError> {
         stream.clock.reset();
         stream.discont = true;
         if stream.passthrough {
             return Ok(());
         }
-        let resampler = stream.resampler(&self.extra.lock().unwrap());
+        let resampler = R::new_stream(stream.input, stream.output, &self.extra.lock().unwrap(), stream.yuv_out);
         match self.worker.lock().unwrap().as_mut() {
             Some(worker) => {
                 let _ = worker.take();
@@ -665,7 +659,7 @@ impl<R: Resample> Core<R> {
     }
 
     /// Stamps rendered frames and turns them into buffers.
-    fn wrap(&self, stream: &mut Stream<R>, frames: Vec<(u64, FrameOut)>) -> Result<Rendered, String> {
+    fn wrap(&self, stream: &mut Stream, frames: Vec<(u64, FrameOut)>) -> Result<Rendered, String> {
         let origin = stream.clock.origin().unwrap_or(0);
         let mut out = Vec::with_capacity(frames.len());
         for (index, frame) in frames {
@@ -685,7 +679,7 @@ impl<R: Resample> Core<R> {
     }
 
     /// Everything the current stretch can still produce (EOS, caps change, jump).
-    fn drain_locked(&self, element: &gst::Element, stream: &mut Stream<R>) -> Result<Rendered, gst::FlowError> {
+    fn drain_locked(&self, element: &gst::Element, stream: &mut Stream) -> Result<Rendered, gst::FlowError> {
         // What the frame in flight gave, then the tail.
         let frames = match self.worker.lock().unwrap().as_mut() {
             Some(worker) if !stream.passthrough => worker.run(Job::Finish),
@@ -886,7 +880,6 @@ impl<R: Resample> Core<R> {
                 in_caps: caps.clone(),
                 passthrough,
                 clock: InputClock::new(input.rate, input.rate.num().div_ceil(input.rate.den()).max(2)),
-                _resampler: std::marker::PhantomData,
                 discont: true,
                 yuv_in,
                 yuv_out,

@@ -449,6 +449,8 @@ struct Graph {
     /// Inputs and outputs of the next run, bound to tensors where the session wants them.
     binding: IoBinding,
     placement: Placement,
+    /// Where outputs that stay with the graphs are allocated (`placement`'s device).
+    device_memory: MemoryInfo<'static>,
     name: &'static str,
     /// Optional inputs the graph declares.
     optional: Vec<&'static str>,
@@ -463,6 +465,38 @@ fn elem_of(t: &ValueType) -> Option<Elem> {
         ValueType::Tensor { ty: TensorElementType::Int64, .. } => Some(Elem::I64),
         _ => None,
     }
+}
+
+/// Runs what `binding` holds and hands the outputs to `read`; then releases the inputs,
+/// whether the run succeeded or not, so that no frame stays alive in the binding.
+fn run_bound<T>(
+    session: &mut Session,
+    binding: &mut IoBinding,
+    graph: &'static str,
+    read: impl FnOnce(ort::session::SessionOutputs<'_>) -> Result<T, ModelError>,
+) -> Result<T, ModelError> {
+    let result = match session.run_binding(binding) {
+        Ok(outputs) => read(outputs),
+        Err(e) => Err(ModelError::Run { graph, reason: e.to_string() }),
+    };
+    binding.clear_inputs();
+    result
+}
+
+/// Like [`run_bound`], with output `name` in a fresh allocation at `memory` (the graphs'
+/// device), returned as it is: the previous run's output stays valid for whoever holds it.
+fn run_to_fresh_output(
+    session: &mut Session,
+    binding: &mut IoBinding,
+    graph: &'static str,
+    name: &'static str,
+    memory: &MemoryInfo<'_>,
+) -> Result<DynValue, ModelError> {
+    let err = |reason: String| ModelError::Run { graph, reason };
+    binding.bind_output_to_device(name, memory).map_err(|e| err(e.to_string()))?;
+    run_bound(session, binding, graph, |mut outputs| {
+        outputs.remove(name).ok_or_else(|| err(format!("output '{name}' missing")))
+    })
 }
 
 impl Graph {
@@ -516,7 +550,9 @@ impl Graph {
         let kind = metadata("imsm.kind").unwrap_or_else(|| "unlabelled".to_string());
         let binding = session.create_binding().map_err(|e| bad(format!("cannot create an I/O binding: {e}")))?;
         let placement = Placement::of(&choice, config.device_id);
-        let graph = Self { session, binding, placement, name: contract.graph, optional, kind, bound_frame: None };
+        let device_memory = placement.device_memory().map_err(|e| bad(e.to_string()))?;
+        let graph =
+            Self { session, binding, placement, device_memory, name: contract.graph, optional, kind, bound_frame: None };
         Ok((graph, choice))
     }
 
@@ -552,18 +588,18 @@ impl Graph {
         Ok(())
     }
 
+    /// Runs the bound inputs with output `name` in a fresh allocation on the graph's
+    /// device, and releases the inputs.
+    fn run_fresh(&mut self, name: &'static str) -> Result<DynValue, ModelError> {
+        run_to_fresh_output(&mut self.session, &mut self.binding, self.name, name, &self.device_memory)
+    }
+
     /// Runs the bound inputs with the frame output `name` ([1, 3, h, w]) left where the
     /// graph ran (for the colour graphs), and releases the inputs.
     fn run_to_device(&mut self, name: &'static str, w: usize, h: usize) -> Result<DynValue, ModelError> {
-        let memory = self.placement.device_memory().map_err(|e| self.run_err(e))?;
+        // The frame output is no longer bound to the host tensor.
         self.bound_frame = None;
-        self.binding.bind_output_to_device(name, &memory).map_err(|e| self.run_err(e))?;
-        let result = match self.session.run_binding(&self.binding) {
-            Ok(mut outputs) => outputs.remove(name).ok_or_else(|| format!("output '{name}' missing")),
-            Err(e) => Err(e.to_string()),
-        };
-        self.binding.clear_inputs();
-        let value = result.map_err(|e| self.run_err(e))?;
+        let value = self.run_fresh(name)?;
         let shape = match value.dtype() {
             ValueType::Tensor { shape, .. } => shape.to_vec(),
             other => return Err(self.run_err(format!("'{name}' is {other:?}, not a tensor"))),
@@ -577,18 +613,12 @@ impl Graph {
     fn run_to_frame(&mut self, name: &'static str, w: usize, h: usize) -> Result<RgbFrame, ModelError> {
         let graph = self.name;
         let err = |reason: String| ModelError::Run { graph, reason };
-        let result = match self.session.run_binding(&self.binding) {
-            Ok(outputs) => match outputs.get(name).map(|v| v.try_extract_tensor::<f32>()) {
-                Some(Ok((shape, data))) => {
-                    check_frame_shape(graph, shape, w, h).map(|()| RgbFrame { width: w, height: h, data: data.to_vec() })
-                }
-                Some(Err(e)) => Err(err(e.to_string())),
-                None => Err(err(format!("output '{name}' missing"))),
-            },
-            Err(e) => Err(err(e.to_string())),
-        };
-        self.binding.clear_inputs();
-        result
+        run_bound(&mut self.session, &mut self.binding, graph, |outputs| {
+            let value = outputs.get(name).ok_or_else(|| err(format!("output '{name}' missing")))?;
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| err(e.to_string()))?;
+            check_frame_shape(graph, shape, w, h)?;
+            Ok(RgbFrame { width: w, height: h, data: data.to_vec() })
+        })
     }
 }
 
@@ -623,6 +653,8 @@ pub struct ColourGraphs {
     to_rgb: Converter,
     to_yuv: Converter,
     placement: Placement,
+    /// Where converted frames stay (`placement`'s device).
+    device_memory: MemoryInfo<'static>,
 }
 
 impl ColourGraphs {
@@ -641,7 +673,13 @@ impl ColourGraphs {
             let binding = session.create_binding().map_err(bad)?;
             Ok(Converter { session, binding, name, bound: None })
         };
-        Ok(Self { to_rgb: load(YUV420_TO_RGB, "yuv420_to_rgb")?, to_yuv: load(RGB_TO_YUV420, "rgb_to_yuv420")?, placement })
+        let device_memory = placement.device_memory().map_err(|e| ModelError::Runtime(e.to_string()))?;
+        Ok(Self {
+            to_rgb: load(YUV420_TO_RGB, "yuv420_to_rgb")?,
+            to_yuv: load(RGB_TO_YUV420, "rgb_to_yuv420")?,
+            placement,
+            device_memory,
+        })
     }
 
     /// Uploads the planes (under CUDA) and converts them; the R'G'B' tensor
@@ -664,14 +702,7 @@ impl ColourGraphs {
         }
         c.binding.bind_input("coeffs", &k).map_err(|e| c.err(e))?;
         // A fresh allocation per frame: staged frames outlive the next conversion.
-        let memory = self.placement.device_memory().map_err(|e| c.err(e))?;
-        c.binding.bind_output_to_device("rgb", &memory).map_err(|e| c.err(e))?;
-        let result = match c.session.run_binding(&c.binding) {
-            Ok(mut outputs) => outputs.remove("rgb").ok_or_else(|| "output 'rgb' missing".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        c.binding.clear_inputs();
-        let value = result.map_err(|e| c.err(e))?;
+        let value = run_to_fresh_output(&mut c.session, &mut c.binding, c.name, "rgb", &self.device_memory)?;
         value.downcast::<TensorValueType<f32>>().map_err(|e| c.err(e))
     }
 
@@ -706,23 +737,17 @@ impl ColourGraphs {
         }
         let name = c.name;
         let err = |reason: String| ModelError::Run { graph: name, reason };
-        let result = match c.session.run_binding(&c.binding) {
-            Ok(outputs) => {
-                let copy = |plane: &str, dst: &mut Vec<u8>| -> Result<(), ModelError> {
-                    let value = outputs.get(plane).ok_or_else(|| err(format!("output '{plane}' missing")))?;
-                    let (_, data) = value.try_extract_tensor::<u8>().map_err(|e| err(e.to_string()))?;
-                    if data.len() != dst.len() {
-                        return Err(err(format!("output '{plane}' has {} values, expected {}", data.len(), dst.len())));
-                    }
-                    dst.copy_from_slice(data);
-                    Ok(())
-                };
-                copy("y", &mut out.y).and_then(|()| copy("u", &mut out.u)).and_then(|()| copy("v", &mut out.v))
+        run_bound(&mut c.session, &mut c.binding, name, |outputs| {
+            for (plane, dst) in [("y", &mut out.y), ("u", &mut out.u), ("v", &mut out.v)] {
+                let value = outputs.get(plane).ok_or_else(|| err(format!("output '{plane}' missing")))?;
+                let (_, data) = value.try_extract_tensor::<u8>().map_err(|e| err(e.to_string()))?;
+                if data.len() != dst.len() {
+                    return Err(err(format!("output '{plane}' has {} values, expected {}", data.len(), dst.len())));
+                }
+                dst.copy_from_slice(data);
             }
-            Err(e) => Err(err(e.to_string())),
-        };
-        c.binding.clear_inputs();
-        result
+            Ok(())
+        })
     }
 }
 
@@ -989,14 +1014,7 @@ impl UpGraphs {
         }
         // A fresh device allocation per run: the previous frame's features are still
         // in use by the synth runs between it and this one.
-        let memory = g.placement.device_memory().map_err(|e| g.run_err(e))?;
-        g.binding.bind_output_to_device("features", &memory).map_err(|e| g.run_err(e))?;
-        let result = match g.session.run_binding(&g.binding) {
-            Ok(mut outputs) => outputs.remove("features").ok_or_else(|| "output 'features' missing".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        g.binding.clear_inputs();
-        let value = result.map_err(|e| g.run_err(e))?;
+        let value = g.run_fresh("features")?;
         let shape = match value.dtype() {
             ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => shape.to_vec(),
             other => return Err(g.run_err(format!("features are {other:?}, not a float32 tensor"))),
