@@ -4,40 +4,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use common::*;
 use gst::prelude::*;
 use gst_video::prelude::*;
-
-/// Runs `launch` (ending in a sink named `sink`) to EOS; returns the buffers `sink` got and
-/// the INFO messages.
-fn buffers_of(launch: &str) -> (Vec<gst::Buffer>, Vec<String>) {
-    init();
-    let pipeline = gst::parse::launch(launch).unwrap();
-    let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
-            g.lock().unwrap().push(b.clone());
-        }
-        gst::PadProbeReturn::Ok
-    });
-    let infos = Arc::new(Mutex::new(Vec::new()));
-    let i = infos.clone();
-    pipeline.bus().unwrap().set_sync_handler(move |_, m| {
-        if let gst::MessageView::Info(info) = m.view() {
-            i.lock().unwrap().push(info.error().to_string());
-        }
-        gst::BusSyncReply::Pass
-    });
-    run_to_eos(&pipeline, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{launch}: {e}"));
-    let out = got.lock().unwrap().clone();
-    let infos = infos.lock().unwrap().clone();
-    (out, infos)
-}
 
 /// The visible bytes of each 4:2:0 buffer (stride padding is never written, so it holds
 /// whatever the allocation held).
@@ -81,7 +50,7 @@ fn colour_graphs_give_the_bytes_of_the_host_conversion() {
         ];
         for (element, input, output) in cases {
             let run = |colour: &str| {
-                buffers_of(&format!(
+                run_collecting(&format!(
                     "videotestsrc num-buffers=12 pattern=ball ! video/x-raw,format={input} \
                      ! {element} model-dir={dir} threads=1 colour-conversion={colour} \
                      ! video/x-raw,format={output} ! fakesink name=sink"

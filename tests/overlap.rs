@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use common::*;
 use gst::prelude::*;
 use gst_video::VideoInfo;
@@ -21,22 +18,8 @@ fn overlap_harness(factory: &str, overlap: &str, input: &gst::Caps, out: &gst::C
 
 /// Buffers `sink` got through `launch`: (pts, flags, bytes).
 fn run(launch: &str) -> Vec<(Option<gst::ClockTime>, gst::BufferFlags, Vec<u8>)> {
-    init();
-    let pipeline = gst::parse::launch(launch).unwrap();
-    let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let g = got.clone();
-    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
-            // Compare the frame, not the stride padding (never written).
-            let bytes = b.map_readable().unwrap().as_slice().to_vec();
-            g.lock().unwrap().push((b.pts(), b.flags(), bytes));
-        }
-        gst::PadProbeReturn::Ok
-    });
-    run_to_eos(&pipeline, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{launch}: {e}"));
-    let out = got.lock().unwrap().clone();
-    out
+    let (buffers, _) = run_collecting(launch);
+    buffers.iter().map(|b| (b.pts(), b.flags(), b.map_readable().unwrap().as_slice().to_vec())).collect()
 }
 
 #[test]
@@ -101,22 +84,5 @@ fn overlap_flush_drops_the_frame_in_flight() {
     let info = VideoInfo::from_caps(&input).unwrap();
     let mut h = overlap_harness("imsmdown", "on", &input, &caps_str("video/x-raw,width=8,height=6,framerate=30/1"));
     push_frames(&mut h, &info, 0, 0..7, BROWN);
-    assert!(h.push_event(gst::event::FlushStart::new()));
-    assert!(h.push_event(gst::event::FlushStop::new(true)));
-    let _ = pull_all(&mut h);
-    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
-    segment.set_start(gst::ClockTime::from_seconds(10));
-    segment.set_time(gst::ClockTime::from_seconds(10));
-    assert!(h.push_event(gst::event::Segment::new(&segment)));
-    let first = 10 * NS;
-    push_frames(&mut h, &info, first, 0..6, GREY);
-    push_eos(&mut h);
-    let after = pull_all(&mut h);
-    assert_eq!(after.len(), 3, "{:?}", after.iter().map(|b| b.pts()).collect::<Vec<_>>());
-    assert!(after[0].flags().contains(gst::BufferFlags::DISCONT));
-    assert_on_grid(&after, first, 0, 30, 1);
-    let out = out_info(&h);
-    for b in &after {
-        assert_flat(b, &out, GREY, 3, "after flush with overlap");
-    }
+    assert_flush_restarts_clean(&mut h, &info);
 }

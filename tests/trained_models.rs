@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-use gst::prelude::*;
 
 /// The shipped trained graph directories (both are runs of the `small` configuration).
 const TRAINED: [&str; 2] = ["imsm-small", "imsm-small-80"];
@@ -16,39 +13,11 @@ fn trained_dir(name: &str) -> String {
     models_dir().join(name).display().to_string()
 }
 
-/// Runs `launch` (with an appsink named `sink`) to EOS; returns the buffers and the INFO texts.
-fn run(launch: &str) -> (Vec<gst::Buffer>, Vec<String>) {
-    init();
-    let pipeline = gst::parse::launch(launch).unwrap();
-    let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
-    let buffers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let b = buffers.clone();
-    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(gst::PadProbeData::Buffer(buf)) = &info.data {
-            b.lock().unwrap().push(buf.clone());
-        }
-        gst::PadProbeReturn::Ok
-    });
-    // Note INFO messages as they are posted: run_to_eos reads the bus itself.
-    let infos = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let i = infos.clone();
-    pipeline.bus().unwrap().set_sync_handler(move |_, m| {
-        if let gst::MessageView::Info(info) = m.view() {
-            i.lock().unwrap().push(format!("{} {}", info.error(), info.debug().unwrap_or_default()));
-        }
-        gst::BusSyncReply::Pass
-    });
-    run_to_eos(&pipeline, Duration::from_secs(120)).expect("pipeline reaches EOS");
-    let out = buffers.lock().unwrap().clone();
-    let infos = infos.lock().unwrap().clone();
-    (out, infos)
-}
-
 #[test]
 fn trained_graphs_run_through_both_elements() {
     for name in TRAINED {
         let dir = trained_dir(name);
-        let (out, infos) = run(&format!(
+        let (out, infos) = run_collecting(&format!(
             "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,format=I420,width=96,height=64,framerate=60/1 \
              ! imsmdown model-dir={dir} threads=1 ! video/x-raw,width=64,height=42,framerate=24/1 \
              ! imsmup model-dir={dir} threads=1 stream-kind=imsm ! video/x-raw,width=96,height=64,framerate=60/1 \

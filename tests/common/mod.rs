@@ -382,6 +382,61 @@ pub fn run_to_eos(pipeline: &gst::Element, timeout: Duration) -> Result<(), Stri
     result
 }
 
+/// Runs `launch` (with a sink element named `sink`) to EOS within 120 s; returns the
+/// buffers that reached `sink` and the INFO messages posted ("text debug").
+pub fn run_collecting(launch: &str) -> (Vec<gst::Buffer>, Vec<String>) {
+    init();
+    let pipeline = gst::parse::launch(launch).unwrap();
+    let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
+    let buffers = Arc::new(Mutex::new(Vec::new()));
+    let b = buffers.clone();
+    sink.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buf)) = &info.data {
+            b.lock().unwrap().push(buf.clone());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    // Note INFO messages as they are posted: run_to_eos reads the bus itself.
+    let infos = Arc::new(Mutex::new(Vec::new()));
+    let i = infos.clone();
+    pipeline.bus().unwrap().set_sync_handler(move |_, m| {
+        if let gst::MessageView::Info(info) = m.view() {
+            i.lock().unwrap().push(format!("{} {}", info.error(), info.debug().unwrap_or_default()));
+        }
+        gst::BusSyncReply::Pass
+    });
+    run_to_eos(&pipeline, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{launch}: {e}"));
+    let out = buffers.lock().unwrap().clone();
+    let infos = infos.lock().unwrap().clone();
+    (out, infos)
+}
+
+/// After imsmdown (16x12 @ 60 -> 8x6 @ 30 fps) in `h` took BROWN frames: a flush, a
+/// segment at 10 s and six GREY frames give exactly their three outputs, the first
+/// DISCONT, on the new grid, with nothing of the flushed frames in them.
+pub fn assert_flush_restarts_clean(h: &mut Harness, info: &VideoInfo) {
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let _ = pull_all(h);
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(gst::ClockTime::from_seconds(10));
+    segment.set_time(gst::ClockTime::from_seconds(10));
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+
+    let first = 10 * NS;
+    push_frames(h, info, first, 0..6, GREY);
+    push_eos(h);
+    let after = pull_all(h);
+    assert_eq!(after.len(), 3, "only the new frames' outputs: {:?}", after.iter().map(|b| b.pts()).collect::<Vec<_>>());
+    assert!(after[0].flags().contains(gst::BufferFlags::DISCONT), "first output after a flush is DISCONT");
+    assert_on_grid(&after, first, 0, 30, 1);
+    // Nothing of the flushed (brown) frames leaks into the new stretch.
+    let out = out_info(h);
+    for b in &after {
+        assert_flat(b, &out, GREY, 3, "after flush");
+    }
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub struct TempDir(PathBuf);
 
