@@ -82,6 +82,33 @@ def versions():
             "opencv": cv2.__version__}
 
 
+def load_init(system, path, net, device, error):
+    """Loads the weights of a finished or paused run into `system` and says what they were."""
+    import hashlib
+
+    ck_path = os.path.join(path, "checkpoint.pt") if os.path.isdir(path) else path
+    if not os.path.exists(ck_path):
+        error(f"--init-from: {ck_path} does not exist")
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    # the cover guard acts only in the exported down graph: it does not change the weights
+    def arch(n):
+        return {k: v for k, v in (n or {}).items() if k != "cover_guard_psnr"}
+
+    if arch(ck.get("net")) != arch(net):
+        error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
+    system.load_state_dict({k: v.to(device) for k, v in ck["state"].items()})
+    with open(ck_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    model = None
+    prov = os.path.join(os.path.dirname(ck_path), "provenance.json")
+    if os.path.exists(prov):
+        with open(prov) as f:
+            model = json.load(f).get("model")
+    rel = os.path.relpath(os.path.abspath(ck_path), REPO)
+    return {"path": rel if not rel.startswith("..") else os.path.abspath(ck_path), "sha256": digest,
+            "model": model, "step": ck.get("step"), "config": ck.get("config", {}).get("name")}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", choices=sorted(config.CONFIGS), required=True)
@@ -105,6 +132,10 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint.pt (same config and seed); "
                         "without a checkpoint there, start it")
+    p.add_argument("--init-from", default=None,
+                   help="start from the weights of this checkpoint.pt (or directory holding one) of a run "
+                        "with the same network, e.g. --config small-codec from a `small` run; recorded in "
+                        "provenance.json with its sha256")
     args = p.parse_args(argv)
 
     cfg = config.get(args.config, steps=args.steps, batch=args.batch, n_clips=args.n_clips,
@@ -157,6 +188,10 @@ def main(argv=None):
         trainer.load_state({k: v.to(args.device) for k, v in resumed["state"].items()}, resumed["trainer"],
                            sum(sg["train_seconds"] for sg in segments))
         log(f"resumed at step {start_step} after {trainer.seconds_before:.0f}s of training in {len(segments)} segment(s)")
+    init_from = resumed.get("init_from") if resumed else None
+    if args.init_from and not resumed:
+        init_from = load_init(trainer.system, args.init_from, cfg["net"], args.device, p.error)
+        log(f"initialised from {init_from['path']} (step {init_from['step']}, sha256 {init_from['sha256'][:12]})")
     counts = trainer.system.param_counts()
     log(f"parameters: {counts}")
     segment = {"command": command, "git_commit": commit, "training_dir_modified_vs_commit": dirty,
@@ -164,7 +199,7 @@ def main(argv=None):
                "hardware": hardware(args.device), "step_from": start_step}
 
     def save_ckpt(step, t_segment=None, finished=False):
-        ck = {"config": cfg, "net": cfg["net"], "step": step, "seed": args.seed,
+        ck = {"config": cfg, "net": cfg["net"], "step": step, "seed": args.seed, "init_from": init_from,
               "state": {k: v.detach().cpu() for k, v in trainer.system.state_dict().items()},
               "segments": segments + [dict(segment, step_to=step, train_seconds=round(
                   time.time() - trainer.t0 if t_segment is None else t_segment, 1))]}
@@ -230,6 +265,7 @@ def main(argv=None):
         "config": args.config,
         "seed": args.seed,
         "hyperparameters": cfg,
+        "init_from": init_from,
         "parameters": counts,
         "steps": steps_done,
         "steps_planned": cfg["steps"],

@@ -64,6 +64,21 @@ CONFIGS = {
 }
 
 
+# Codec fine-tune of a trained `small` run (CPU, issue 4 / issue 3's "never worse than not
+# hiding"): starts from a `small` checkpoint (train.py --init-from), real x264 on most
+# batches from step 0 at presets veryfast..medium, the cover loss at full weight from the
+# start (the sender is already hiding), a lower learning rate, and the `never_worse` hinge
+# (trainer.py): on codec batches each hiding sample is also sent as ordinary video through
+# the same codec, CRF and preset, and the hiding path pays for every sample where it comes
+# out worse than that.
+CONFIGS["small-codec"] = dict(
+    CONFIGS["small"],
+    lr=5e-4, warmup=50, max_minutes=60.0,
+    p_codec=0.6, codec_start=0.0, codec_presets=("veryfast", "faster", "fast", "medium"), codec_threads=2,
+    cover_ramp=(0.0, 0.02), never_worse=1.0,
+)
+
+
 def get(name, **overrides):
     import copy
 

@@ -10,6 +10,11 @@ def charbonnier(x, y, eps=1e-3):
     return torch.sqrt((x - y) ** 2 + eps * eps).mean()
 
 
+def per_sample_charbonnier(out, target, n, eps=1e-3):
+    """[n * K, 3, H, W] -> [n]: the Charbonnier loss of each of n samples' K frames."""
+    return torch.sqrt((out - target) ** 2 + eps * eps).reshape(n, -1).mean(1)
+
+
 def ramp(f, start_end):
     """0 before start, 1 after end, linear between; f = training progress in [0, 1]."""
     a, b = start_end

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from . import channel as chn
 from . import ops
 from .data import BatchMaker, BatchStream
-from .losses import charbonnier, psnr, ramp
+from .losses import charbonnier, per_sample_charbonnier, psnr, ramp
 from .models import System, blend_slots, plain_down, window_weights
 
 
@@ -155,6 +155,11 @@ class Trainer:
         zh = torch.cat([z_hat[:bi], z_hat[B:B + bi]])
         loss_lat = F.mse_loss(zh, z.detach())
         loss = loss_rec + cfg["cover_l2"] * l2 + w1 * l1 + cfg["latent"] * loss_lat
+        gap = None
+        if cfg.get("never_worse", 0.0) > 0 and use_codec and bi:
+            gap = self.never_worse_gap(out[:bi * K], target[:bi * K], cover, chroma[:bi], crfs[:bi],
+                                       presets[:bi], tt[:bi], (H, W))
+            loss = loss + cfg["never_worse"] * torch.relu(gap).mean()
         # dual update of the cover weight once the ramp has started: stego 38..42 dB vs plain
         stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
         self.stego_ema = stego if self.stego_ema is None else 0.9 * self.stego_ema + 0.1 * stego
@@ -169,6 +174,9 @@ class Trainer:
             key = (tt == 0) | (tt == 1)
             m = {"loss": loss.item(), "rec": loss_rec.item(), "stego_psnr": stego, "lat": loss_lat.item(),
                  "w1": w1, "codec": float(use_codec)}
+            if gap is not None:
+                m["nw_gap"] = float(gap.mean())  # > 0: hiding worse than plain on this codec batch
+                m["nw_worse"] = float((gap > 0).float().mean())
             if bi:
                 m["psnr_imsm"] = psnr(o[:bi], tgt[:bi])
                 mid = ~key[:bi]
@@ -190,6 +198,29 @@ class Trainer:
             if bp:
                 m["ref_plain"] = psnr(ref[bi:], tgt[bi:])
         return loss, m
+
+    def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size):
+        """Per hiding sample: its reconstruction loss minus that of the same sample sent as
+        ordinary video (the plain downscale `cover` of both LR frames, same chroma subsampling,
+        8 bits, codec, CRF and preset; receiver told `plain`, as imsm-plain is). The plain
+        side is a fixed target (no gradient): the hinge on this gap makes the hiding path
+        pay only where hiding loses to not hiding, which is what a user can compare."""
+        s, bi = self.system, chroma.shape[0]
+        K = out_imsm.shape[0] // bi
+        with torch.no_grad():
+            p0, p1 = cover[:bi], cover[bi:]
+            p0 = torch.where(chroma, chn.chroma420(p0), p0)
+            p1 = torch.where(chroma, chn.chroma420(p1), p1)
+            p0, p1 = chn.codec_ste(chn.quantize_ste(p0), chn.quantize_ste(p1), crfs, presets)
+            feats, _, _ = s.reveal_fwd(torch.cat([p0, p1]), torch.zeros(2 * bi, device=p0.device))
+            f0, f1 = feats[:bi], feats[bi:]
+
+            def rep(f):
+                return f[:, None].expand(bi, K, *f.shape[1:]).reshape(bi * K, *f.shape[1:])
+
+            out_plain = s.synth.head(rep(s.synth.trunk(f0, f1)), rep(f0), rep(f1), t.reshape(-1), size)
+            plain = per_sample_charbonnier(out_plain, target, bi)
+        return per_sample_charbonnier(out_imsm, target, bi) - plain
 
     def train_step(self, step):
         batch = next(self.batches)
