@@ -10,9 +10,11 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   (< 1e-3) for each graph on random sizes (odd, 1x1, up and down), finite output for a
   window with no valid slot;
 - the cover guard (frames under the bar brought to it, the others untouched; export parity);
+- the `never_worse` hinge of the codec fine-tune (sign, fixed plain side, gradients);
 - the training and export code paths compute the same; the window rules; the channel;
 - an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation), then
-  reexport.py on its directory (same graphs from the checkpoint, an "exports" entry);
+  reexport.py on its directory (same graphs from the checkpoint, an "exports" entry) and
+  --init-from from it (same weights, sha256 recorded, another network refused);
 - the graphs in models/imsm-small (when present) against the contract (version 2: down
   takes frame0 .. frame6).
 """
@@ -256,6 +258,37 @@ def test_channel():
     assert torch.allclose(y0.grad, torch.ones_like(y0))
 
 
+def test_never_worse_gap():
+    """The hinge of `small-codec`: per sample, hiding's loss minus that of the same sample sent
+    plain through the same codec. A perfect hiding output is never worse (gap < 0 on every
+    sample); a useless one (the target's negative) is worse; gradients reach only the hiding output, the plain side is a fixed target."""
+    from imsm.losses import per_sample_charbonnier
+    from imsm.trainer import Trainer
+
+    torch.manual_seed(4)
+    tr = Trainer.__new__(Trainer)  # only `system` is needed here (no data, no optimiser)
+    tr.system = perturbed_system(4)
+    n, k, h, w = 3, 2, 24, 32
+    target = torch.rand(n * k, 3, h, w)
+    cover = torch.rand(2 * n, 3, h // 2, w // 2)
+    chroma = torch.tensor([True, False, True]).reshape(-1, 1, 1, 1)
+    t = torch.tensor([[0.5, 0.25]] * n)
+    gap = tr.never_worse_gap(target.clone().requires_grad_(), target, cover, chroma, [18, 23, 28],
+                             ["veryfast", "fast", "medium"], t, (h, w))
+    assert gap.shape == (n,) and bool((gap < 0).all()), gap
+    noise = (1.0 - target).requires_grad_()  # the negative: |diff| ~ 0.5 vs ~ 0.33 of unrelated content
+    gap = tr.never_worse_gap(noise, target, cover, chroma, [18, 23, 28], ["veryfast"] * 3, t, (h, w))
+    assert bool((gap > 0).all()), gap
+    # the plain side is the same per sample: gap + hiding's own loss is independent of the hiding output
+    plain_a = per_sample_charbonnier(noise.detach(), target, n) - gap.detach()
+    gap_b = tr.never_worse_gap(target.clone(), target, cover, chroma, [18, 23, 28], ["veryfast"] * 3, t, (h, w))
+    plain_b = per_sample_charbonnier(target, target, n) - gap_b
+    assert torch.allclose(plain_a, plain_b, atol=1e-6), (plain_a, plain_b)
+    torch.relu(gap).sum().backward()
+    assert noise.grad is not None and float(noise.grad.abs().sum()) > 0
+    assert all(p.grad is None for p in tr.system.parameters()), "the plain side must not be trained by the hinge"
+
+
 def test_smoke_small():
     import train
 
@@ -290,6 +323,28 @@ def test_smoke_small():
         for g in ("down", "reveal", "synth"):
             checks.check_contract(os.path.join(d, g + ".onnx"), g)
             assert open(os.path.join(d, g + ".onnx"), "rb").read() == before[g], f"{g}: re-export differs"
+        # --init-from: a run that starts from this one's weights (0 steps: exactly them) and
+        # records where they came from; another network is refused
+        import hashlib
+
+        import torch
+
+        d2 = os.path.join(d, "init")
+        rc = train.main(["--config", "small-codec", "--seed", "3", "--out", d2, "--steps", "0", "--n-clips", "2",
+                         "--max-frames", "8", "--eval-clips", "none", "--init-from", d])
+        assert rc == 0
+        a = torch.load(os.path.join(d, "checkpoint.pt"), weights_only=False)
+        b = torch.load(os.path.join(d2, "checkpoint.pt"), weights_only=False)
+        assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"]), "--init-from did not load the weights"
+        init = json.load(open(os.path.join(d2, "provenance.json")))["init_from"]
+        with open(os.path.join(d, "checkpoint.pt"), "rb") as f:
+            assert init["sha256"] == hashlib.sha256(f.read()).hexdigest() and init["step"] == 60, init
+        try:
+            train.main(["--config", "full", "--seed", "3", "--out", os.path.join(d, "x"), "--steps", "0",
+                        "--n-clips", "2", "--eval-clips", "none", "--init-from", d])
+            raise AssertionError("--init-from accepted another network")
+        except SystemExit as e:
+            assert e.code == 2
         el = time.time() - t0
         print(f"  smoke run {el:.0f}s")
         assert el < 300, el
@@ -401,7 +456,7 @@ def check_shipped_graphs(d):
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_shipped_small_graphs, test_smoke_small,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_never_worse_gap, test_shipped_small_graphs, test_smoke_small,
          test_resume_in_segments, test_device_data_pack]
 
 
