@@ -21,7 +21,8 @@ options:
   --settings LIST   time/size ratios (default t2,t2s2,t25s15): t2 = 60->30 fps same size,
                     t2s2 = 60->30 half size, t25s15 = 60->24 at 1/1.5 size; custom A:B@S
                     (rate A to rate B, size divided by S), e.g. 60:24@1.5
-  --channels LIST   lossless and/or crfN (x264 constant quality N, 0-50)
+  --channels LIST   lossless, crfN (x264 constant quality N, 0-50) and/or
+                    x265crfN (x265, CRF N, 0-51; not in the RD view / BD-rate)
                     (default lossless,crf18,crf23,crf28)
   --methods LIST    subset of classic,blend,mci,imsm-plain,imsm,direct (default all)
   --frames N        source frames per clip (default 60)
@@ -635,12 +636,15 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         notes.push(format!("{label}: {}", dir.display()));
     }
     notes.push(format!(
-        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, 0 for lossless (the training's mapping)",
+        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, the same of CRF - 1.5 for x265crfN, 0 for lossless (the training's mapping)",
         o.threads,
         o.provider,
         if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") }
     ));
     notes.push("classic = videoscale (bilinear) + videorate; the low-rate stream is I420; x264enc pass=qual (CRF) speed-preset=medium, keyframe every 2 s; decoded with avdec_h264".into());
+    if o.channels.iter().any(|c| matches!(c, Channel::X265Crf(_))) {
+        notes.push("x265crfN = x265enc option-string=crf=N speed-preset=medium, keyframe every 2 s; decoded with avdec_h265 (the training codecs of a model are in its provenance.json)".into());
+    }
     if mci {
         notes.push("mci = ffmpeg minterpolate=fps=60:mi_mode=mci then scale=flags=bicubic, on the classic low-rate stream (in YUV)".into());
     }

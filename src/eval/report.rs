@@ -297,7 +297,11 @@ fn method_color(m: &str) -> plotters::style::RGBColor {
 /// One curve: a method's (kbit/s, PSNR) means over clips, over the codec channels.
 pub type Curve = (String, Vec<(f64, f64)>);
 
-/// The rate-distortion curves of each setting, from the means over clips.
+/// Whether a record's channel is one of the x264 channels the RD view is drawn from.
+fn is_x264(channel: &str) -> bool {
+    Channel::parse(channel).is_ok_and(Channel::is_x264)
+}
+
 /// BD-rate of one method against classic under one setting.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BdRate {
@@ -317,7 +321,7 @@ pub fn bd_rates(records: &[Record], settings: &[Setting]) -> Vec<BdRate> {
     let curve = |clip: &str, setting: &str, method: &str| -> Vec<(f64, f64)> {
         records
             .iter()
-            .filter(|r| r.clip == clip && r.setting == setting && r.method == method && r.channel.starts_with("crf"))
+            .filter(|r| r.clip == clip && r.setting == setting && r.method == method && is_x264(&r.channel))
             .filter_map(|r| Some((r.kbps?, r.psnr?)))
             .collect()
     };
@@ -352,7 +356,7 @@ pub fn rd_curves(records: &[Record], settings: &[Setting], channels: &[Channel])
                 .filter_map(|m| {
                     let mut points: Vec<(f64, f64)> = summaries
                         .iter()
-                        .filter(|(set, ch, _)| *set == s.name && ch.starts_with("crf"))
+                        .filter(|(set, ch, _)| *set == s.name && is_x264(ch))
                         .filter_map(|(_, _, rows)| rows.iter().find(|r| r.method == m.name()))
                         .filter_map(|r| Some((r.kbps?, r.psnr?)))
                         .filter(|(x, y)| x.is_finite() && *x > 0.0 && y.is_finite())

@@ -159,6 +159,11 @@ pub fn trim_float(v: f64) -> String {
     s.to_string()
 }
 
+/// x265 at CRF c gives about the PSNR of x264 at CRF c - 1.5 (PyAV, preset medium,
+/// 16-frame 320x176 clips of 8 training clips, CRF 16-32); the same constant as
+/// `training/imsm/channel.py`.
+pub const X265_CRF_OFFSET: f64 = 1.5;
+
 /// What carries the low-rate (or direct) stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
@@ -166,6 +171,9 @@ pub enum Channel {
     Lossless,
     /// x264 in constant-quality (CRF) mode at this value, decoded again.
     Crf(u32),
+    /// x265 (HEVC) in CRF mode at this value, decoded again: a second encoder, to see
+    /// whether what imsmdown hides survives more than the codec it was trained with.
+    X265Crf(u32),
 }
 
 impl Channel {
@@ -174,10 +182,17 @@ impl Channel {
         if text == "lossless" {
             return Ok(Channel::Lossless);
         }
+        if let Some(v) = text.strip_prefix("x265crf") {
+            return match v.parse::<u32>() {
+                Ok(q) if q <= 51 => Ok(Channel::X265Crf(q)),
+                Ok(_) => Err(format!("bad channel '{text}': x265enc takes a CRF of 0 to 51")),
+                Err(_) => Err(format!("bad channel '{text}' (expected x265crfN, e.g. x265crf23)")),
+            };
+        }
         match text.strip_prefix("crf").and_then(|v| v.parse::<u32>().ok()) {
             Some(q) if q <= 50 => Ok(Channel::Crf(q)),
             Some(_) => Err(format!("bad channel '{text}': x264enc takes a CRF of 0 to 50")),
-            None => Err(format!("bad channel '{text}' (expected lossless or crfN, e.g. crf23)")),
+            None => Err(format!("bad channel '{text}' (expected lossless, crfN (x264) or x265crfN, e.g. crf23)")),
         }
     }
 
@@ -197,16 +212,25 @@ impl Channel {
     }
 
     /// imsmdown's `channel-quality` for this channel, as the training maps it
-    /// (`training/imsm/channel.py: crf_to_quality`): 0 lossless, CRF c -> (c - 10) / 25
-    /// clipped to [0, 1].
+    /// (`training/imsm/channel.py: crf_to_quality`): 0 lossless, x264 CRF c -> (c - 10) / 25
+    /// clipped to [0, 1]; x265 CRF c as x264 CRF c - 1.5, the x264 CRF of about the same
+    /// PSNR (`X265_CRF_OFFSET` there, measured with PyAV).
     pub fn quality_hint(self) -> f64 {
+        let of_x264_crf = |c: f64| ((c - 10.0) / 25.0).clamp(0.0, 1.0);
         match self {
             Channel::Lossless => 0.0,
-            Channel::Crf(c) => ((c as f64 - 10.0) / 25.0).clamp(0.0, 1.0),
+            Channel::Crf(c) => of_x264_crf(c as f64),
+            Channel::X265Crf(c) => of_x264_crf(c as f64 - X265_CRF_OFFSET),
         }
     }
 
     pub fn is_codec(self) -> bool {
+        !matches!(self, Channel::Lossless)
+    }
+
+    /// The channels the rate-distortion view and BD-rate are drawn from (one encoder, so
+    /// that the points lie on one curve).
+    pub fn is_x264(self) -> bool {
         matches!(self, Channel::Crf(_))
     }
 }
@@ -216,6 +240,7 @@ impl fmt::Display for Channel {
         match self {
             Channel::Lossless => write!(f, "lossless"),
             Channel::Crf(q) => write!(f, "crf{q}"),
+            Channel::X265Crf(q) => write!(f, "x265crf{q}"),
         }
     }
 }
@@ -306,6 +331,8 @@ mod tests {
         assert!((Channel::Crf(23).quality_hint() - 0.52).abs() < 1e-12);
         assert!((Channel::Crf(28).quality_hint() - 0.72).abs() < 1e-12);
         assert_eq!(Channel::Crf(40).quality_hint(), 1.0);
+        assert!((Channel::X265Crf(23).quality_hint() - Channel::Crf(23).quality_hint() + 0.06).abs() < 1e-12);
+        assert_eq!(Channel::X265Crf(5).quality_hint(), 0.0);
     }
 
     #[test]
@@ -387,7 +414,11 @@ mod tests {
         assert_eq!(Channel::parse("lossless"), Ok(Channel::Lossless));
         assert_eq!(Channel::parse("crf23"), Ok(Channel::Crf(23)));
         assert_eq!(Channel::Crf(18).to_string(), "crf18");
-        for bad in ["crf", "crf51", "crf-1", "x264", "Lossless", "crf 23"] {
+        assert_eq!(Channel::parse("x265crf23"), Ok(Channel::X265Crf(23)));
+        assert_eq!(Channel::X265Crf(28).to_string(), "x265crf28");
+        assert!(Channel::X265Crf(28).is_codec() && !Channel::X265Crf(28).is_x264() && Channel::Crf(28).is_x264());
+        assert_eq!(Channel::parse_list("crf23,x265crf23").unwrap(), [Channel::Crf(23), Channel::X265Crf(23)]);
+        for bad in ["crf", "crf51", "crf-1", "x264", "Lossless", "crf 23", "x265crf", "x265crf52", "x265"] {
             assert!(Channel::parse(bad).is_err(), "{bad}");
         }
         let list = Channel::parse_list(DEFAULT_CHANNELS).unwrap();
