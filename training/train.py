@@ -136,10 +136,18 @@ def main(argv=None):
                    help="start from the weights of this checkpoint.pt (or directory holding one) of a run "
                         "with the same network, e.g. --config small-codec from a `small` run; recorded in "
                         "provenance.json with its sha256")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override one configuration value, e.g. --set p_codec=1.0 --set "
+                        "'codec_mix={\"libx264\": 0.5, \"libx265\": 0.5}' (recorded in provenance.json)")
     args = p.parse_args(argv)
 
     cfg = config.get(args.config, steps=args.steps, batch=args.batch, n_clips=args.n_clips,
                      max_frames=args.max_frames, eval_frames=args.eval_frames)
+    for item in args.set:
+        try:
+            config.override(cfg, item)
+        except ValueError as e:
+            p.error(f"--set {item}: {e}")
     args.threads = args.threads or cfg["threads"]
     torch.set_num_threads(args.threads)
     max_minutes = args.max_minutes if args.max_minutes is not None else cfg["max_minutes"]

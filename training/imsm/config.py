@@ -57,6 +57,8 @@ CONFIGS = {
         "p_chroma": 0.5, "p_codec": 0.3, "codec_start": 0.3, "crf": (16, 30), "codec_threads": 4,
         # x264 presets drawn per sample (issue 4: veryfast-medium); small keeps veryfast (CPU)
         "codec_presets": ("veryfast", "faster", "fast", "medium"),
+        # a second encoder in the loop (issue 4): a quarter of the coded samples go through x265
+        "codec_mix": {"libx264": 0.75, "libx265": 0.25},
         "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
         "eval_frames": 33, "eval_short": 360, "eval_max_w": 640,
         "log_every": 100, "ckpt_every": 2000, "ckpt_minutes": 1.0,
@@ -88,3 +90,22 @@ def get(name, **overrides):
         if v is not None:
             cfg[k] = v
     return cfg
+
+
+def override(cfg, item):
+    """Applies one `KEY=JSON` override to `cfg` in place. KEY must be a key of some
+    configuration (a typo would otherwise be silently ignored); a JSON list becomes a
+    tuple where the configuration holds a tuple."""
+    import json
+
+    key, sep, text = item.partition("=")
+    known = set().union(*(c.keys() for c in CONFIGS.values())) - {"net"}
+    if not sep or key not in known:
+        raise ValueError(f"expected KEY=JSON with KEY one of {sorted(known)}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{text!r} is not JSON: {e}") from None
+    if isinstance(value, list) and isinstance(cfg.get(key), tuple):
+        value = tuple(value)
+    cfg[key] = value

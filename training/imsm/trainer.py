@@ -114,11 +114,16 @@ class Trainer:
         use_codec = rng.random() < codec_p
         crfs = [int(rng.integers(cfg["crf"][0], cfg["crf"][1] + 1)) for _ in range(B)]
         presets = [str(rng.choice(cfg.get("codec_presets", ("veryfast",)))) for _ in range(B)]
+        encoders = ["libx264"] * B
+        if cfg.get("codec_mix"):  # drawn only where configured: the other configurations' draws stay as they were
+            names = sorted(cfg["codec_mix"])
+            w = np.array([cfg["codec_mix"][k] for k in names], dtype=float)
+            encoders = [str(e) for e in rng.choice(names, size=B, p=w / w.sum())]
         q = torch.zeros(B, device=dev)
         if use_codec:
             for n in range(B):
                 if rng.random() < 0.7:
-                    q[n] = chn.crf_to_quality(crfs[n])
+                    q[n] = chn.crf_to_quality(crfs[n], encoders[n])
         # sender
         cat = lambda a: torch.cat([a[0, :bi], a[1, :bi]])  # noqa: E731
         y, cover, z, _ = s.down(cat(win), cat(off), cat(val), torch.cat([ratio[:bi]] * 2), size,
@@ -133,7 +138,7 @@ class Trainer:
         lr1 = torch.where(chroma, chn.chroma420(lr1.clamp(0, 1)), lr1)
         lr0, lr1 = chn.quantize_ste(lr0), chn.quantize_ste(lr1)
         if use_codec:
-            lr0, lr1 = chn.codec_ste(lr0, lr1, crfs, presets)
+            lr0, lr1 = chn.codec_ste(lr0, lr1, crfs, presets, encoders)
         # receiver
         hint = torch.tensor([1.0 if n < bi else 0.0 for n in range(B)], device=dev)
         unk = torch.from_numpy(rng.random(B) < 0.3).to(dev)
@@ -158,7 +163,7 @@ class Trainer:
         gap = None
         if cfg.get("never_worse", 0.0) > 0 and use_codec and bi:
             gap = self.never_worse_gap(out[:bi * K], target[:bi * K], cover, chroma[:bi], crfs[:bi],
-                                       presets[:bi], tt[:bi], (H, W))
+                                       presets[:bi], tt[:bi], (H, W), encoders[:bi])
             loss = loss + cfg["never_worse"] * torch.relu(gap).mean()
         # dual update of the cover weight once the ramp has started: stego 38..42 dB vs plain
         stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
@@ -199,10 +204,10 @@ class Trainer:
                 m["ref_plain"] = psnr(ref[bi:], tgt[bi:])
         return loss, m
 
-    def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size):
+    def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size, encoders=None):
         """Per hiding sample: its reconstruction loss minus that of the same sample sent as
         ordinary video (the plain downscale `cover` of both LR frames, same chroma subsampling,
-        8 bits, codec, CRF and preset; receiver told `plain`, as imsm-plain is). The plain
+        8 bits, encoder, CRF and preset; receiver told `plain`, as imsm-plain is). The plain
         side is a fixed target (no gradient): the hinge on this gap makes the hiding path
         pay only where hiding loses to not hiding, which is what a user can compare."""
         s, bi = self.system, chroma.shape[0]
@@ -211,7 +216,7 @@ class Trainer:
             p0, p1 = cover[:bi], cover[bi:]
             p0 = torch.where(chroma, chn.chroma420(p0), p0)
             p1 = torch.where(chroma, chn.chroma420(p1), p1)
-            p0, p1 = chn.codec_ste(chn.quantize_ste(p0), chn.quantize_ste(p1), crfs, presets)
+            p0, p1 = chn.codec_ste(chn.quantize_ste(p0), chn.quantize_ste(p1), crfs, presets, encoders)
             feats, _, _ = s.reveal_fwd(torch.cat([p0, p1]), torch.zeros(2 * bi, device=p0.device))
             f0, f1 = feats[:bi], feats[bi:]
 
