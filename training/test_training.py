@@ -280,6 +280,12 @@ def test_channel():
     y0c, _ = chn.codec_ste(q0, q1, [23, 23, 28], ["veryfast", "veryfast", "medium"], encs)
     assert torch.equal(x0, y0c) and pool.restarts == restarts + 1, pool.restarts
     assert chn.crf_to_quality(23, "libx265") == chn.crf_to_quality(21.5)
+    chn.check_encoders(["libx264", "libx265"])
+    try:
+        chn.check_encoders(["libx264", "libvpx-vp9"])
+        raise AssertionError("an encoder the channel cannot code was accepted")
+    except RuntimeError:
+        pass
     try:
         chn.codec_ste(q0, q1, [23] * 3, None, ["libx264", "vp9", "libx264"])
         raise AssertionError("an unknown encoder was accepted")

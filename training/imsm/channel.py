@@ -101,6 +101,15 @@ def codec_roundtrip(frames, crf, encoder="libx264", preset="veryfast", fps=30, t
     return np.stack(out), nbytes
 
 
+def check_encoders(names):
+    """Raises if PyAV lacks one of the encoders a configuration names (before training,
+    not at the first coded batch)."""
+    missing = [n for n in names if n not in DECODERS or n not in av.codecs_available]
+    if missing:
+        raise RuntimeError(f"encoders {missing} are not available in PyAV {av.__version__} "
+                           f"(known here: {sorted(DECODERS)}); change codec_mix")
+
+
 def x264_roundtrip(frames, crf, preset="veryfast", fps=30, tune="zerolatency"):
     """`codec_roundtrip` with libx264."""
     return codec_roundtrip(frames, crf, "libx264", preset=preset, fps=fps, tune=tune)

@@ -50,6 +50,7 @@ class Trainer:
         self.dual = 1.0  # multiplier of the L1 cover weight (keeps stego PSNR in a band)
         self.stego_ema = None
         chn.set_codec_threads(cfg.get("codec_threads", 1))
+        chn.check_encoders(["libx264"] + sorted(cfg.get("codec_mix") or {}))
         self.t0, self.max_minutes = time.time(), None
         # Training seconds of earlier segments of a resumed run (schedules run on the total).
         self.seconds_before = 0.0
