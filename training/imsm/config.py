@@ -31,6 +31,8 @@ CONFIGS = {
         # data
         "n_clips": 24, "max_frames": 24, "max_short": 160, "random_start": True,
         "crop": 64, "batch": 6, "targets": 2, "p_synthetic": 0.4, "num_workers": 0,
+        # scales the synthetic scenes' camera and sprite speeds (px per HR frame)
+        "synthetic_motion": 1.0,
         # optimisation
         "steps": 4000, "lr": 2e-3, "warmup": 50, "weight_decay": 0.0, "grad_clip": 1.0,
         "max_minutes": 10.0, "time_budget": True,
@@ -48,7 +50,7 @@ CONFIGS = {
     "full": {
         "net": NET_FULL,
         "n_clips": 0, "max_frames": 96, "max_short": 360, "random_start": True,
-        "crop": 160, "batch": 16, "targets": 3, "p_synthetic": 0.4, "num_workers": 12,
+        "crop": 160, "batch": 16, "targets": 3, "p_synthetic": 0.4, "num_workers": 12, "synthetic_motion": 1.0,
         "steps": 200000, "lr": 4e-4, "warmup": 500, "weight_decay": 0.0, "grad_clip": 1.0,
         # 20 minutes: the GPU machine gives a session 30 minutes in all, its start and the
         # export and evaluation included (training/device/README.md)

@@ -261,7 +261,8 @@ class BatchMaker:
             ratio[n] = r
             if rng.random() < cfg["p_synthetic"]:
                 syn[n] = True
-                scene = Scene(rng, self.clips, H, W, motion=float(rng.choice([0.5, 1.0, 1.5])))
+                scene = Scene(rng, self.clips, H, W,
+                              motion=float(rng.choice([0.5, 1.0, 1.5])) * cfg.get("synthetic_motion", 1.0))
                 ws = [contract_window(p, r, lambda i: True) for p in (p0, p1)]
                 times = []
                 for k in range(K):
