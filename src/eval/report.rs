@@ -371,10 +371,16 @@ pub fn rd_curves(records: &[Record], settings: &[Setting], channels: &[Channel])
 }
 
 /// Draws rd.png. Returns a warning when the text had to be left out.
+/// A run without x264 channels (lossless or x265 only) has no curve: nothing is drawn
+/// (an empty frame would read as "no result") and the message says so.
 pub fn plot(records: &[Record], settings: &[Setting], channels: &[Channel], path: &Path) -> Result<Option<String>, String> {
+    let curves = rd_curves(records, settings, channels);
+    if curves.iter().all(|(_, c)| c.is_empty()) {
+        return Ok(Some(format!("{} not drawn: the run has no x264 channel (crfN), the RD view's", path.display())));
+    }
     let font = register_font();
     let warning = (!font).then(|| format!("{FONT_PATH} not found (Debian: fonts-dejavu-core): rd.png has no text"));
-    plot_with(&rd_curves(records, settings, channels), settings, path, font)?;
+    plot_with(&curves, settings, path, font)?;
     Ok(warning)
 }
 
@@ -496,6 +502,29 @@ mod tests {
             record("a.mp4", "t2s2", "crf23", "direct", 35.0, Some(2000.0)),
         ];
         (records, settings, channels)
+    }
+
+    /// x265 points are neither on the x264 RD curves nor in the BD-rate; a run with no
+    /// x264 channel draws no empty rd.png.
+    #[test]
+    fn x265_channels_stay_out_of_the_rd_view() {
+        let settings = Setting::parse_list("t2s2").unwrap();
+        let mut records = Vec::new();
+        for (ch, k) in [("x265crf18", 1.0), ("x265crf23", 0.5), ("x265crf28", 0.25)] {
+            records.push(record("a.mp4", "t2s2", ch, "classic", 30.0 + k, Some(800.0 * k)));
+            records.push(record("a.mp4", "t2s2", ch, "imsm", 31.0 + k, Some(700.0 * k)));
+        }
+        let channels = Channel::parse_list("x265crf18,x265crf23,x265crf28").unwrap();
+        assert!(rd_curves(&records, &settings, &channels).iter().all(|(_, c)| c.is_empty()));
+        assert!(bd_rates(&records, &settings).is_empty());
+        let path = std::env::temp_dir().join(format!("imsm-rd-x265-{}.png", std::process::id()));
+        let note = plot(&records, &settings, &channels, &path).unwrap();
+        assert!(note.is_some_and(|n| n.contains("no x264 channel")) && !path.exists());
+        // with x264 points beside them, only those make the curves
+        records.push(record("a.mp4", "t2s2", "crf23", "imsm", 29.0, Some(510.0)));
+        let channels = Channel::parse_list("x265crf18,crf23").unwrap();
+        let curves = rd_curves(&records, &settings, &channels);
+        assert_eq!(curves[0].1, vec![("imsm".to_string(), vec![(510.0, 29.0)])]);
     }
 
     /// BD-rate rows from two clips' CRF points: imsm needs 20 % fewer bits than classic on
