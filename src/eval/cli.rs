@@ -722,7 +722,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
     if let Some(dir) = &o.report_from {
         return match rerender(&o, dir) {
             Ok(n) => {
-                eprintln!("imsm-eval: {n} records from {} -> {}/results.md, rd.png", dir.display(), o.out.display());
+                eprintln!("imsm-eval: {n} records from {} -> {}/results.md (+ rd.png where drawn)", dir.display(), o.out.display());
                 0
             }
             Err(e) => {
@@ -735,7 +735,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
     match evaluate(&o, &command) {
         Ok(outcome) => {
             eprintln!(
-                "imsm-eval: {} records from {}/{} clips in {} s -> {}/results.json, results.md, rd.png",
+                "imsm-eval: {} records from {}/{} clips in {} s -> {}/results.json, results.md (+ rd.png where drawn)",
                 outcome.records.len(),
                 outcome.measured_clips,
                 o.clips.len(),
