@@ -35,6 +35,12 @@ def make_plain(win, off, val, ratio, size, rng):
     return torch.cat(out)
 
 
+def per_target(f, k):
+    """[N, ...] -> [N * k, ...]: each sample's tensor once per target frame (K targets share
+    the pair's features)."""
+    return f[:, None].expand(f.shape[0], k, *f.shape[1:]).reshape(f.shape[0] * k, *f.shape[1:])
+
+
 class Trainer:
     def __init__(self, cfg, clips, seed, device="cpu", log=print, data_seed=None):
         """`data_seed`: seed of the batch stream (default `seed`); a resumed run passes a
@@ -147,7 +153,7 @@ class Trainer:
         feats, _, z_hat = s.reveal_fwd(torch.cat([lr0, lr1]), torch.cat([hint, hint]))
         f0, f1 = feats[:B], feats[B:]
         def rep(f):
-            return f[:, None].expand(B, K, *f.shape[1:]).reshape(B * K, *f.shape[1:])
+            return per_target(f, K)
 
         x = s.synth.trunk(f0, f1)
         out = s.synth.head(rep(x), rep(f0), rep(f1), tt.reshape(-1), (H, W))
@@ -221,10 +227,8 @@ class Trainer:
             feats, _, _ = s.reveal_fwd(torch.cat([p0, p1]), torch.zeros(2 * bi, device=p0.device))
             f0, f1 = feats[:bi], feats[bi:]
 
-            def rep(f):
-                return f[:, None].expand(bi, K, *f.shape[1:]).reshape(bi * K, *f.shape[1:])
-
-            out_plain = s.synth.head(rep(s.synth.trunk(f0, f1)), rep(f0), rep(f1), t.reshape(-1), size)
+            x = s.synth.trunk(f0, f1)
+            out_plain = s.synth.head(per_target(x, K), per_target(f0, K), per_target(f1, K), t.reshape(-1), size)
             plain = per_sample_charbonnier(out_plain, target, bi)
         return per_sample_charbonnier(out_imsm, target, bi) - plain
 
