@@ -481,7 +481,7 @@ def test_device_data_pack():
 
 
 def test_shipped_small_graphs():
-    for name in ("imsm-small", "imsm-small-80"):
+    for name in ("imsm-small", "imsm-small-80", "imsm-small-codec"):
         check_shipped_graphs(os.path.join(REPO, "models", name))
 
 

@@ -61,6 +61,9 @@ CONFIGS = {
         "codec_presets": ("veryfast", "faster", "fast", "medium"),
         # a second encoder in the loop (issue 4): a quarter of the coded samples go through x265
         "codec_mix": {"libx264": 0.75, "libx265": 0.25},
+        # the never-worse hinge (trainer.never_worse_gap): on CPU it removed the per-clip losses
+        # against imsm-plain (models/imsm-small-codec)
+        "never_worse": 1.0,
         "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
         "eval_frames": 33, "eval_short": 360, "eval_max_w": 640,
         "log_every": 100, "ckpt_every": 2000, "ckpt_minutes": 1.0,
