@@ -82,8 +82,9 @@ def versions():
             "opencv": cv2.__version__}
 
 
-def load_init(system, path, net, device, error):
-    """Loads the weights of a finished or paused run into `system` and says what they were."""
+def read_init(path, net, error):
+    """The weights of a finished or paused run (checked against this configuration's
+    network before any data is loaded) and what they were."""
     import hashlib
 
     ck_path = os.path.join(path, "checkpoint.pt") if os.path.isdir(path) else path
@@ -96,7 +97,6 @@ def load_init(system, path, net, device, error):
 
     if arch(ck.get("net")) != arch(net):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
-    system.load_state_dict({k: v.to(device) for k, v in ck["state"].items()})
     with open(ck_path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     model = None
@@ -105,8 +105,8 @@ def load_init(system, path, net, device, error):
         with open(prov) as f:
             model = json.load(f).get("model")
     rel = os.path.relpath(os.path.abspath(ck_path), REPO)
-    return {"path": rel if not rel.startswith("..") else os.path.abspath(ck_path), "sha256": digest,
-            "model": model, "step": ck.get("step"), "config": ck.get("config", {}).get("name")}
+    return ck["state"], {"path": rel if not rel.startswith("..") else os.path.abspath(ck_path), "sha256": digest,
+                         "model": model, "step": ck.get("step"), "config": ck.get("config", {}).get("name")}
 
 
 def main(argv=None):
@@ -160,6 +160,9 @@ def main(argv=None):
             p.error(f"{ckpt_path} was written by an older train.py without resumable state")
         if resumed["config"] != cfg or resumed["seed"] != args.seed:
             p.error(f"{ckpt_path} was trained with another configuration or seed: cannot resume")
+    init_state = init_from = None
+    if args.init_from and not resumed:
+        init_state, init_from = read_init(args.init_from, cfg["net"], p.error)
     logf = open(os.path.join(args.out, "train.log"), "a" if resumed else "w")
 
     def log(msg):
@@ -196,9 +199,10 @@ def main(argv=None):
         trainer.load_state({k: v.to(args.device) for k, v in resumed["state"].items()}, resumed["trainer"],
                            sum(sg["train_seconds"] for sg in segments))
         log(f"resumed at step {start_step} after {trainer.seconds_before:.0f}s of training in {len(segments)} segment(s)")
-    init_from = resumed.get("init_from") if resumed else None
-    if args.init_from and not resumed:
-        init_from = load_init(trainer.system, args.init_from, cfg["net"], args.device, p.error)
+    if resumed:
+        init_from = resumed.get("init_from")
+    if init_state is not None:
+        trainer.system.load_state_dict({k: v.to(args.device) for k, v in init_state.items()})
         log(f"initialised from {init_from['path']} (step {init_from['step']}, sha256 {init_from['sha256'][:12]})")
     counts = trainer.system.param_counts()
     log(f"parameters: {counts}")
