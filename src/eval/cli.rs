@@ -641,7 +641,7 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         o.provider,
         if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") }
     ));
-    notes.push("classic = videoscale (bilinear) + videorate; the low-rate stream is I420; x264enc pass=qual (CRF) speed-preset=medium, keyframe every 2 s; decoded with avdec_h264".into());
+    notes.push("classic = videoscale (bilinear) + videorate; the low-rate stream is I420; x264enc pass=qual (CRF) speed-preset=medium threads=1 (deterministic) vbv-buf-capacity=0 (plain CRF, no cap at x264enc's default bitrate), keyframe every 2 s; decoded with avdec_h264".into());
     if o.channels.iter().any(|c| matches!(c, Channel::X265Crf(_))) {
         notes.push("x265crfN = x265enc option-string=crf=N speed-preset=medium, keyframe every 2 s; decoded with avdec_h265 (the training codecs of a model are in its provenance.json)".into());
     }
