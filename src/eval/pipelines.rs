@@ -625,8 +625,9 @@ pub fn channel(stream: &Stream, channel: Channel) -> Result<(Stream, Option<u64>
             // (default 2048 kbit/s, 600 ms buffer): CRF 18 and 23 then gave the same size on a
             // 960x540 clip. Without a buffer x264 ignores the cap: plain CRF, as the training's
             // libx264 and a ladder encoding at a CRF. threads=1: with automatic frame threads
-            // the same input gave streams up to 4 % apart from run to run; one is deterministic
-            // (x265enc's defaults were). Both measured 2026-11-23.
+            // the same input gave streams up to 4 % apart from run to run; with one, 0.07 % at
+            // most in the runs tried (gst-launch on the same frames: identical). x265enc's
+            // defaults gave identical streams. Measured 2026-11-23.
             let desc = format!(
                 "appsrc name=src ! x264enc name=enc pass=qual quantizer={q} speed-preset=medium key-int-max={} threads=1 vbv-buf-capacity=0 \
                  ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink",
