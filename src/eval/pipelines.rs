@@ -619,8 +619,8 @@ pub fn down_imsm(
 pub fn channel(stream: &Stream, channel: Channel) -> Result<(Stream, Option<u64>), String> {
     match channel {
         Channel::Lossless => Ok((stream.clone(), None)),
-        Channel::Crf(q) => {
-            let rate = stream.rate()?;
+        Channel::Crf(q) => encode_and_decode(
+            stream,
             // vbv-buf-capacity=0: x264enc's pass=qual caps CRF with a VBV at its `bitrate`
             // (default 2048 kbit/s, 600 ms buffer): CRF 18 and 23 then gave the same size on a
             // 960x540 clip. Without a buffer x264 ignores the cap: plain CRF, as the training's
@@ -628,26 +628,25 @@ pub fn channel(stream: &Stream, channel: Channel) -> Result<(Stream, Option<u64>
             // the same input gave streams up to 4 % apart from run to run; with one, 0.07 % at
             // most in the runs tried (gst-launch on the same frames: identical). x265enc's
             // defaults gave identical streams. Measured 2026-11-23.
-            let desc = format!(
-                "appsrc name=src ! x264enc name=enc pass=qual quantizer={q} speed-preset=medium key-int-max={} threads=1 vbv-buf-capacity=0 \
-                 ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink",
-                key_int_max(rate)
-            );
-            let (out, info) = run(&desc, stream, timeout_of(stream, 0), limit_of(stream, rate))?;
-            Ok((out, Some(info.encoded_bytes)))
-        }
-        Channel::X265Crf(q) => {
-            let rate = stream.rate()?;
-            // CRF through option-string: x265enc has no CRF property of its own.
-            let desc = format!(
-                "appsrc name=src ! x265enc name=enc option-string=\"crf={q}\" speed-preset=medium key-int-max={} \
-                 ! h265parse ! avdec_h265 ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink",
-                key_int_max(rate)
-            );
-            let (out, info) = run(&desc, stream, timeout_of(stream, 0), limit_of(stream, rate))?;
-            Ok((out, Some(info.encoded_bytes)))
-        }
+            &format!("x264enc name=enc pass=qual quantizer={q} threads=1 vbv-buf-capacity=0"),
+            "h264parse ! avdec_h264",
+        ),
+        // CRF through option-string: x265enc has no CRF property of its own.
+        Channel::X265Crf(q) => encode_and_decode(stream, &format!("x265enc name=enc option-string=\"crf={q}\""), "h265parse ! avdec_h265"),
     }
+}
+
+/// `stream` through `encoder` (an element named `enc`, whose output bytes are counted) at
+/// preset medium with a keyframe every 2 s, then `decoder`, back to I420.
+fn encode_and_decode(stream: &Stream, encoder: &str, decoder: &str) -> Result<(Stream, Option<u64>), String> {
+    let rate = stream.rate()?;
+    let desc = format!(
+        "appsrc name=src ! {encoder} speed-preset=medium key-int-max={} ! {decoder} ! videoconvert \
+         ! video/x-raw,format=I420 ! appsink name=sink",
+        key_int_max(rate)
+    );
+    let (out, info) = run(&desc, stream, timeout_of(stream, 0), limit_of(stream, rate))?;
+    Ok((out, Some(info.encoded_bytes)))
 }
 
 /// `stream` with its last frame repeated `count` times at the next instants of its rate.

@@ -346,6 +346,7 @@ pub fn bd_rates(records: &[Record], settings: &[Setting]) -> Vec<BdRate> {
     out
 }
 
+/// The rate-distortion curves of each setting, from the means over clips (x264 channels).
 pub fn rd_curves(records: &[Record], settings: &[Setting], channels: &[Channel]) -> Vec<(String, Vec<Curve>)> {
     let summaries = summarize(records, settings, channels);
     settings
