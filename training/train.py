@@ -11,6 +11,7 @@ hardware, wall time, checks and validation metrics) and train.log.
 
 import argparse
 import datetime
+import io
 import json
 import os
 import platform
@@ -90,15 +91,16 @@ def read_init(path, net, error):
     ck_path = os.path.join(path, "checkpoint.pt") if os.path.isdir(path) else path
     if not os.path.exists(ck_path):
         error(f"--init-from: {ck_path} does not exist")
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    with open(ck_path, "rb") as f:
+        raw = f.read()  # read once: hashed and loaded from the same bytes
+    ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     # the cover guard acts only in the exported down graph: it does not change the weights
     def arch(n):
         return {k: v for k, v in (n or {}).items() if k != "cover_guard_psnr"}
 
     if arch(ck.get("net")) != arch(net):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
-    with open(ck_path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")
     if os.path.exists(prov):

@@ -135,14 +135,17 @@ class _WorkerPool:
         self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def map(self, fn, jobs):
+        def run():
+            return [f.result() for f in [self.pool.submit(fn, *j) for j in jobs]]
+
         if self.pool is None:
             self._fresh()
         try:
-            return [f.result() for f in [self.pool.submit(fn, *j) for j in jobs]]
+            return run()
         except BrokenProcessPool:
             self.restarts += 1
             self._fresh()
-            return [f.result() for f in [self.pool.submit(fn, *j) for j in jobs]]
+            return run()
 
 
 _X265 = [None]
