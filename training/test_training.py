@@ -140,7 +140,9 @@ def test_identity_at_init():
             f1 = ours["reveal"].run(None, {"lr": 1 - a, "imsm": np.ones(1, np.float32)})[0]
             t = np.array([0.3], np.float32)
             big = np.array([H, W], np.int64)
-            y = ours["synth"].run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big})[0]
+            zero = np.zeros(2, np.int64)
+            y = ours["synth"].run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
+                                         "shift0": zero, "shift1": zero})[0]
             yr = ref["synth"].run(None, {"feat0": a, "feat1": 1 - a, "t": t, "out_size": big})[0]
             assert np.abs(y - yr).max() < 1e-5, np.abs(y - yr).max()
 
@@ -167,6 +169,27 @@ def test_export_contract_and_parity():
                                 "valid": valid, "ratio": np.array([0.3], np.float32),
                                 "out_size": np.array([1, 1], np.int64), "quality": np.ones(1, np.float32)})[0]
             assert out.shape == (1, 3, 1, 1) and np.isfinite(out).all()
+        # shift0/shift1 move the features by whole pixels, edges replicated, before the
+        # network: the same frame as the unshifted graph given features shifted in numpy
+        ss = checks.session(paths["synth"])
+        c = models.feature_channels(s.cfg)
+        f0, f1 = (rng.random((1, c, 9, 13), dtype=np.float32) for _ in range(2))
+        t, big, zero = np.array([0.3], np.float32), np.array([18, 26], np.int64), np.zeros(2, np.int64)
+
+        def np_shift(f, dy, dx):
+            ys = np.clip(np.arange(f.shape[2]) - dy, 0, f.shape[2] - 1)
+            xs = np.clip(np.arange(f.shape[3]) - dx, 0, f.shape[3] - 1)
+            return np.ascontiguousarray(f[:, :, ys][:, :, :, xs])
+
+        for s0, s1 in (((2, -3), (-1, 4)), ((0, 0), (0, 0)), ((-20, 30), (9, -13))):
+            got = ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
+                                "shift0": np.array(s0, np.int64), "shift1": np.array(s1, np.int64)})[0]
+            want = ss.run(None, {"feat0": np_shift(f0, *s0), "feat1": np_shift(f1, *s1), "t": t, "out_size": big,
+                                 "shift0": zero, "shift1": zero})[0]
+            assert np.array_equal(got, want), (s0, s1, np.abs(got - want).max())
+        still, moved = (ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
+                                      "shift0": np.array(s0, np.int64), "shift1": zero})[0] for s0 in ((0, 0), (1, 0)))
+        assert np.abs(moved - still).max() > 1e-3  # the shift reaches the output
         print(f"  parity max abs err {err} over {len(cases)} size cases ({time.time() - t0:.1f}s)")
 
 

@@ -47,6 +47,7 @@ class Graphs:
         self.synth = session(os.path.join(model_dir, "synth.onnx"), threads)
         self.down_in = {i.name for i in self.down.get_inputs()}
         self.reveal_in = {i.name for i in self.reveal.get_inputs()}
+        self.synth_in = {i.name for i in self.synth.get_inputs()}
 
     def run_down(self, frames, off, val, r, size, quality=0.0):
         """frames: the seven slots' [1, 3, H, W] arrays (fed as frame0 .. frame6, contract v2),
@@ -63,9 +64,11 @@ class Graphs:
             feeds["imsm"] = np.array([hint], np.float32)
         return self.reveal.run(None, feeds)[0]
 
-    def run_synth(self, f0, f1, t, size):
-        return self.synth.run(None, {"feat0": f0, "feat1": f1, "t": np.array([t], np.float32),
-                                     "out_size": np.array(size, np.int64)})[0]
+    def run_synth(self, f0, f1, t, size, shift0=(0, 0), shift1=(0, 0)):
+        feeds = {"feat0": f0, "feat1": f1, "t": np.array([t], np.float32), "out_size": np.array(size, np.int64)}
+        if "shift0" in self.synth_in:
+            feeds.update(shift0=np.array(shift0, np.int64), shift1=np.array(shift1, np.int64))
+        return self.synth.run(None, feeds)[0]
 
 
 def to_u8(x):

@@ -15,6 +15,7 @@ sizes computed in the graph (Shape/Gather/Range), never frozen at trace time.
 - `warp(img, flow)`: backward warp by a flow in pixels (GridSample, border padding).
 - `size_ratio(x, size)`: [1, 2] tensor (h_in / h_out, w_in / w_out).
 - `const_map(ref, v)`: v [N] broadcast to [N, 1, h, w] like ref.
+- `shift(x, s)`: integer translation by s = (dy, dx), edges replicated (two Gathers).
 
 `size` is a tuple of ints in training and an int64 tensor [2] (h, w) when exporting.
 """
@@ -298,3 +299,38 @@ def const_map(ref, v):
 def maps(ref, vs):
     """vs: [N, K] -> [N, K, h, w] (trace-safe broadcast)."""
     return ref[:, :1] * 0.0 + vs.reshape(vs.shape[0], vs.shape[1], 1, 1)
+
+
+# ----------------------------------------------------------------------------- integer shift
+def _shift_index(n, d):
+    return (torch.arange(n, device=d.device) - d).clamp(0, n - 1)
+
+
+def shift_torch(x, s):
+    return x.index_select(-2, _shift_index(x.shape[-2], s[0])).index_select(-1, _shift_index(x.shape[-1], s[1]))
+
+
+class _Shift(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, s):
+        return shift_torch(x, s)
+
+    @staticmethod
+    def symbolic(g, x, s):
+        i64 = torch.int64
+        shape = g.op("Shape", x)
+        out = x
+        for axis, k in ((2, 0), (3, 1)):
+            n = g.op("Gather", shape, _c(g, axis, i64), axis_i=0)
+            d = g.op("Gather", s, _c(g, k, i64), axis_i=0)
+            idx = g.op("Sub", g.op("Range", _c(g, 0, i64), n, _c(g, 1, i64)), d)
+            idx = g.op("Min", g.op("Max", idx, _c(g, 0, i64)), g.op("Sub", n, _c(g, 1, i64)))
+            out = g.op("Gather", out, idx, axis_i=axis)
+        return out
+
+
+def shift(x, s, exporting=False):
+    """out[..., y, x] = x[..., clamp(y - dy), clamp(x - dx)] for s = (dy, dx), an int64
+    tensor [2]: a whole-pixel translation with the edges replicated. Whole pixels, so a
+    zero shift returns x exactly and no shift blurs."""
+    return _Shift.apply(x, s) if exporting else shift_torch(x, s)
