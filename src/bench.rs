@@ -11,7 +11,8 @@
 //!
 //! 1. **engine**: the work the element does per frame, without GStreamer: I420 -> planar
 //!    RGB ([`color::to_rgb`]), the scheduler ([`DownScheduler`] / [`UpScheduler`]), the
-//!    graphs ([`DownGraph`] / [`UpGraphs`]) and RGB -> I420 ([`color::from_rgb`]), on
+//!    graphs ([`DownGraph`] / [`UpGraphs`]; imsmup's global-motion measurement included)
+//!    and RGB -> I420 ([`color::from_rgb`]), on
 //!    synthetic frames (a moving diagonal gradient, made outside the timed region);
 //! 2. **elements**: `videotestsrc pattern=ball ! I420 caps ! imsmdown|imsmup ! caps !
 //!    fakesink sync=false`, timed from PLAYING to EOS. The sink prerolls in PAUSED, so a
@@ -43,9 +44,10 @@ use gst::prelude::*;
 
 use crate::engine::color::{self, Colorimetry, FrameLayout, PixelFormat, Yuv420};
 use crate::engine::model::{self, ColourMode, DownGraph, Features, Provider, SessionConfig, StagedFrame, UpGraphs, WindowFrame};
+use crate::engine::motion::{LumaPyramid, MotionTracker, Received};
 use crate::engine::schedule::{DownJob, DownScheduler, UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
-use crate::engine::RgbFrame;
+use crate::engine::{FrameIn, RgbFrame};
 
 pub const USAGE: &str = "\
 imsm-bench: frames per second of imsmdown / imsmup, engine alone and through the elements
@@ -558,16 +560,18 @@ fn render_down(
     Ok(n)
 }
 
-fn render_up(graphs: &mut UpGraphs, jobs: Vec<UpJob<Features>>, out: &mut I420) -> Result<u64, String> {
+fn render_up(graphs: &mut UpGraphs, jobs: Vec<UpJob<Received<Features>>>, out: &mut I420) -> Result<u64, String> {
     let (w, h) = (out.layout.width, out.layout.height);
     let n = jobs.len() as u64;
     for job in jobs {
+        let shifts = job.next.shifts_from(job.prev_index, job.t, job.prev.features.size());
+        let (f0, f1) = (&job.prev.features, &job.next.features);
         if graphs.converts_colour() {
             let mut yuv = Yuv420::new(w, h);
-            graphs.synth_yuv(&job.prev, &job.next, job.t, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
+            graphs.synth_yuv(f0, f1, job.t, shifts, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
             out.unpack(&yuv)?;
         } else {
-            let frame = graphs.synth(&job.prev, &job.next, job.t, w, h).map_err(|e| e.to_string())?;
+            let frame = graphs.synth(f0, f1, job.t, shifts, w, h).map_err(|e| e.to_string())?;
             out.encode(&frame)?;
         }
     }
@@ -612,21 +616,29 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
             timed += t.elapsed();
         }
         Graphs::Up(graphs) => {
-            let mut sched = UpScheduler::<Features>::new(ratio);
+            let mut sched = UpScheduler::<Received<Features>>::new(ratio);
+            // imsmup's default (global-motion=true): each received frame's motion is measured
+            let mut tracker = MotionTracker::default();
             for n in 0..input_frames(Side::Up, frames) {
                 src.fill_gradient(n);
                 let t = Instant::now();
-                let features = if graphs.converts_colour() {
+                let frame = if graphs.converts_colour() {
                     let mut yuv = Yuv420::new(g.in_w, g.in_h);
                     src.pack(&mut yuv)?;
-                    graphs.reveal_yuv(yuv, src.colorimetry, UP_HINT)
+                    FrameIn::Yuv(yuv, src.colorimetry)
                 } else {
                     let mut rgb = RgbFrame::new(g.in_w, g.in_h);
                     src.decode(&mut rgb)?;
-                    graphs.reveal(rgb, UP_HINT)
+                    FrameIn::Rgb(rgb)
+                };
+                let motion = if graphs.aligns() { tracker.observe(n as u64, LumaPyramid::of(&frame)) } else { None };
+                let features = match frame {
+                    FrameIn::Yuv(yuv, c) => graphs.reveal_yuv(yuv, c, UP_HINT),
+                    FrameIn::Rgb(rgb) => graphs.reveal(rgb, UP_HINT),
                 };
                 let features = features.map_err(|e| e.to_string())?;
-                counted += render_up(graphs, sched.push(n as u64, features), &mut out)?;
+                let received = Received { features, size: (g.in_w, g.in_h), motion };
+                counted += render_up(graphs, sched.push(n as u64, received), &mut out)?;
                 timed += t.elapsed();
             }
             let t = Instant::now();

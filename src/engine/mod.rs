@@ -2,11 +2,12 @@
 //!
 //! Time math on rational frame counters, frame-window scheduling for any rate ratio,
 //! colour conversion between packed/planar 8-bit video and the networks' planar float
-//! RGB, and the ONNX Runtime sessions. The elements in `crate::imsmdown` and
+//! RGB, global-motion alignment for imsmup, and the ONNX Runtime sessions. The elements in `crate::imsmdown` and
 //! `crate::imsmup` only translate between GStreamer and this module.
 
 pub mod color;
 pub mod model;
+pub mod motion;
 pub mod schedule;
 pub mod time;
 

@@ -19,6 +19,7 @@ use ort::value::{DynValue, Tensor, TensorElementType, TensorValueType, Value, Va
 
 use super::color::{self, Colorimetry, Yuv420};
 use super::RgbFrame;
+use super::motion::Shift;
 use super::schedule::WINDOW_SLOTS;
 
 #[derive(Debug, thiserror::Error)]
@@ -439,7 +440,7 @@ const REVEAL: Contract = Contract {
 const SYNTH: Contract = Contract {
     graph: "synth",
     inputs: &[port("feat0", Elem::F32), port("feat1", Elem::F32), port("t", Elem::F32), port("out_size", Elem::I64)],
-    optional_inputs: &[],
+    optional_inputs: &[port("shift0", Elem::I64), port("shift1", Elem::I64)],
     outputs: &[port("frame", Elem::F32)],
 };
 
@@ -943,6 +944,11 @@ impl Features {
     pub fn shape(&self) -> &[i64] {
         &self.shape
     }
+
+    /// (w, h) of the feature planes (reveal checked the shape has four dimensions).
+    pub fn size(&self) -> (usize, usize) {
+        (self.shape[3].max(0) as usize, self.shape[2].max(0) as usize)
+    }
 }
 
 /// imsmup's graphs: reveal (once per received frame) and synth (once per output frame).
@@ -1025,9 +1031,16 @@ impl UpGraphs {
         Ok(Features { value, shape })
     }
 
-    /// Renders the frame at `t` in [0, 1] between the frames of `f0` and `f1`, `out_w` x `out_h`.
-    pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
-        self.bind_synth(f0, f1, t, out_w, out_h)?;
+    /// Whether the synth graph takes the global-motion shifts (`shift0`, `shift1`); graphs
+    /// without them (the reference graphs) ignore the shifts given to [`Self::synth`].
+    pub fn aligns(&self) -> bool {
+        self.synth.declares("shift0") && self.synth.declares("shift1")
+    }
+
+    /// Renders the frame at `t` in [0, 1] between the frames of `f0` and `f1`, `out_w` x
+    /// `out_h`, with the features moved by `shifts` ([`crate::engine::motion`]) first.
+    pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, shifts: [Shift; 2], out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
+        self.bind_synth(f0, f1, t, shifts, out_w, out_h)?;
         let g = &mut self.synth;
         g.bind_frame_output("frame", out_w, out_h)?;
         g.run_to_frame("frame", out_w, out_h)
@@ -1041,6 +1054,7 @@ impl UpGraphs {
         f0: &Features,
         f1: &Features,
         t: f32,
+        shifts: [Shift; 2],
         out_w: usize,
         out_h: usize,
         colorimetry: Colorimetry,
@@ -1049,12 +1063,13 @@ impl UpGraphs {
         if self.colour.is_none() {
             return Err(self.synth.run_err("colour graphs are not loaded"));
         }
-        self.bind_synth(f0, f1, t, out_w, out_h)?;
+        self.bind_synth(f0, f1, t, shifts, out_w, out_h)?;
         let frame = self.synth.run_to_device("frame", out_w, out_h)?;
         self.colour.as_mut().expect("checked above").to_yuv(&frame, out_w, out_h, colorimetry, out)
     }
 
-    fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, out_w: usize, out_h: usize) -> Result<(), ModelError> {
+    fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, shifts: [Shift; 2], out_w: usize, out_h: usize) -> Result<(), ModelError> {
+        let aligns = self.aligns();
         let g = &mut self.synth;
         if f0.shape != f1.shape {
             return Err(g.run_err("neighbouring frames differ in size"));
@@ -1062,6 +1077,10 @@ impl UpGraphs {
         g.binding.bind_input("feat0", &f0.value).map_err(|e| g.run_err(e))?;
         g.binding.bind_input("feat1", &f1.value).map_err(|e| g.run_err(e))?;
         g.bind_small("t", &[t])?;
+        if aligns {
+            g.bind_small("shift0", &shifts[0].as_input())?;
+            g.bind_small("shift1", &shifts[1].as_input())?;
+        }
         g.bind_small("out_size", &size_tensor(out_w, out_h))
     }
 }
@@ -1213,24 +1232,33 @@ mod tests {
             for (bound, plain) in features.iter().zip(&plain_features) {
                 assert_eq!(bound.shape(), &plain.0[..]);
             }
-            for (a, b, t) in [(0usize, 1usize, 0.4f32), (1, 2, 0.75), (0, 1, 0.0)] {
-                let bound = graphs.synth(&features[a], &features[b], t, ow, oh).unwrap();
+            // The trained graphs take the global-motion shifts; the reference graphs do not
+            // and render the same frame whatever shifts they are given.
+            let trained = dir.ends_with("imsm-small");
+            assert_eq!(graphs.aligns(), trained, "{}", dir.display());
+            let moved = [Shift::new(1, -2), Shift::new(-3, 0)];
+            for (a, b, t, shifts) in [(0usize, 1usize, 0.4f32, [Shift::ZERO; 2]), (1, 2, 0.75, moved), (0, 1, 0.0, [Shift::ZERO; 2])] {
+                let bound = graphs.synth(&features[a], &features[b], t, shifts, ow, oh).unwrap();
                 let (tt, size) = ([t], [oh as i64, ow as i64]);
+                let (s0, s1) = (shifts[0].as_input(), shifts[1].as_input());
                 let shape: Vec<usize> = plain_features[a].0.iter().map(|&d| d as usize).collect();
-                let out = synth
-                    .run(ort::inputs![
-                        "feat0" => tensor(shape.clone(), &plain_features[a].1),
-                        "feat1" => tensor(shape, &plain_features[b].1),
-                        "t" => tensor(vec![1], &tt),
-                        "out_size" => TensorRef::from_array_view(([2usize], &size[..])).unwrap(),
-                    ])
-                    .unwrap();
+                let mut inputs = ort::inputs![
+                    "feat0" => tensor(shape.clone(), &plain_features[a].1),
+                    "feat1" => tensor(shape, &plain_features[b].1),
+                    "t" => tensor(vec![1], &tt),
+                    "out_size" => TensorRef::from_array_view(([2usize], &size[..])).unwrap(),
+                ];
+                if trained {
+                    inputs.push(("shift0".into(), TensorRef::from_array_view(([2usize], &s0[..])).unwrap().into()));
+                    inputs.push(("shift1".into(), TensorRef::from_array_view(([2usize], &s1[..])).unwrap().into()));
+                }
+                let out = synth.run(inputs).unwrap();
                 let (_, expected) = out["frame"].try_extract_tensor::<f32>().unwrap();
                 assert_eq!((bound.width, bound.height), (ow, oh));
                 assert_eq!(max_abs_diff(&bound.data, expected), 0.0, "{} synth {a}-{b} at {t}", dir.display());
             }
             // A new output size rebinds the output tensor.
-            let small = graphs.synth(&features[0], &features[1], 0.5, 7, 5).unwrap();
+            let small = graphs.synth(&features[0], &features[1], 0.5, [Shift::ZERO; 2], 7, 5).unwrap();
             assert_eq!((small.width, small.height, small.data.len()), (7, 5, 3 * 35));
         }
     }
@@ -1354,9 +1382,10 @@ mod tests {
         let fh: Vec<Features> = frames[..2].iter().map(|f| host.reveal(as_rgb(f), 1.0).unwrap()).collect();
         let fd: Vec<Features> = frames[..2].iter().map(|f| dev.reveal_yuv(as_yuv(f), c, 1.0).unwrap()).collect();
         let (uw, uh) = (39, 27);
-        let expected = encode(&host.synth(&fh[0], &fh[1], 0.4, uw, uh).unwrap());
+        let shifts = [Shift::new(2, -1), Shift::new(-1, 1)];
+        let expected = encode(&host.synth(&fh[0], &fh[1], 0.4, shifts, uw, uh).unwrap());
         let mut got = Yuv420::new(0, 0);
-        dev.synth_yuv(&fd[0], &fd[1], 0.4, uw, uh, c, &mut got).unwrap();
+        dev.synth_yuv(&fd[0], &fd[1], 0.4, shifts, uw, uh, c, &mut got).unwrap();
         assert_eq!(got, expected, "up");
         // Without the colour graphs the 4:2:0 entry points say so instead of guessing.
         let err = host.reveal_yuv(as_yuv(&frames[0]), c, 1.0).unwrap_err().to_string();

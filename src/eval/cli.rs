@@ -32,6 +32,7 @@ options:
                     (default auto)
   --models DIR      graphs for imsmdown/imsmup (default: the source tree's models/)
   --reference DIR   bicubic + blend reference graphs (default: models/reference/)
+  --global-motion B imsmup's global-motion property, on or off (default on)
   --dump-frames     also write the source and every output as raw RGB under DIR/frames/
   --report-from DIR measure nothing: write results.md and rd.png again from DIR/results.json
                     (and DIR/meta.json when there) into --out (default DIR)
@@ -50,6 +51,8 @@ pub struct Options {
     pub provider: String,
     pub models: PathBuf,
     pub reference: PathBuf,
+    /// imsmup's `global-motion`.
+    pub global_motion: bool,
     pub dump_frames: bool,
     /// Re-render the report of an earlier run instead of measuring.
     pub report_from: Option<PathBuf>,
@@ -71,6 +74,7 @@ impl Default for Options {
             provider: "auto".into(),
             reference: models.join("reference"),
             models,
+            global_motion: true,
             dump_frames: false,
             report_from: None,
             clips: Vec::new(),
@@ -114,6 +118,13 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             }
             "--models" => o.models = PathBuf::from(value()?),
             "--reference" => o.reference = PathBuf::from(value()?),
+            "--global-motion" => {
+                o.global_motion = match value()?.as_str() {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    v => return Err(format!("--global-motion: '{v}' is not on or off")),
+                }
+            }
             "--dump-frames" => o.dump_frames = true,
             "--report-from" => o.report_from = Some(PathBuf::from(value()?)),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
@@ -589,7 +600,13 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
     let total = o.clips.len() * steps_per_clip(o, mci);
     let mut ctx = Ctx {
         o,
-        imsm: ImsmConfig { models: o.models.clone(), reference: o.reference.clone(), threads: o.threads, provider: o.provider.clone() },
+        imsm: ImsmConfig {
+            models: o.models.clone(),
+            reference: o.reference.clone(),
+            threads: o.threads,
+            provider: o.provider.clone(),
+            global_motion: o.global_motion,
+        },
         mci,
         progress: Progress::new(total, o.quiet),
         seen: Seen::default(),
@@ -636,10 +653,11 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         notes.push(format!("{label}: {}", dir.display()));
     }
     notes.push(format!(
-        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, the same of CRF - 1.5 for x265crfN, 0 for lossless (the training's mapping)",
+        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain, global-motion={}; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, the same of CRF - 1.5 for x265crfN, 0 for lossless (the training's mapping)",
         o.threads,
         o.provider,
-        if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") }
+        if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") },
+        if o.global_motion { "on" } else { "off" },
     ));
     notes.push("classic = videoscale (bilinear) + videorate; the low-rate stream is I420; x264enc pass=qual (CRF) speed-preset=medium threads=1 (deterministic) vbv-buf-capacity=0 (plain CRF, no cap at x264enc's default bitrate), keyframe every 2 s; decoded with avdec_h264".into());
     if o.channels.iter().any(|c| matches!(c, Channel::X265Crf(_))) {

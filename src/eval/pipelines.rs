@@ -561,6 +561,8 @@ pub struct ImsmConfig {
     pub threads: u32,
     /// `provider` property value (auto, cpu, cuda, tensorrt).
     pub provider: String,
+    /// imsmup's `global-motion`.
+    pub global_motion: bool,
 }
 
 impl ImsmConfig {
@@ -688,8 +690,9 @@ pub fn up_classic(lr: &Stream, w: usize, h: usize) -> Result<(Stream, RunInfo), 
 /// `stream-kind` (imsm, plain, auto).
 pub fn up_imsm(lr: &Stream, w: usize, h: usize, config: &ImsmConfig, dir: &Path, kind: &str) -> Result<(Stream, RunInfo), String> {
     let desc = format!(
-        "appsrc name=src ! imsmup {} stream-kind={kind} ! video/x-raw,format=RGB,width={w},height={h},framerate={SOURCE_FPS}/1 ! appsink name=sink",
+        "appsrc name=src ! imsmup {} stream-kind={kind} global-motion={} ! video/x-raw,format=RGB,width={w},height={h},framerate={SOURCE_FPS}/1 ! appsink name=sink",
         config.props(dir),
+        config.global_motion,
     );
     let rate = lr.rate()?;
     let out_frames = (lr.len() as f64 * SOURCE_FPS as f64 * rate.1 as f64 / rate.0 as f64).ceil() as usize;

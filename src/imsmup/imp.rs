@@ -8,6 +8,7 @@ use gst::subclass::prelude::*;
 use super::StreamKind;
 use crate::element::{Geometry, Resample};
 use crate::engine::model::{Features, ModelError, ProviderChoice, Runtime, SessionConfig, UpGraphs};
+use crate::engine::motion::{LumaPyramid, MotionTracker, Received};
 use crate::engine::schedule::{UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::color::{Colorimetry, Yuv420};
@@ -17,14 +18,23 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("imsmup", gst::DebugColorFlags::empty(), Some("imsm space-time upsampler"))
 });
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct UpExtra {
     stream_kind: StreamKind,
+    global_motion: bool,
+}
+
+impl Default for UpExtra {
+    fn default() -> Self {
+        Self { stream_kind: StreamKind::default(), global_motion: true }
+    }
 }
 
 /// One continuous stretch of imsmup's input.
 pub struct Up {
-    scheduler: UpScheduler<Features>,
+    scheduler: UpScheduler<Received<Features>>,
+    /// Measures each received frame's global motion (`global-motion`), if on.
+    motion: Option<MotionTracker>,
     out_w: usize,
     out_h: usize,
     hint: f32,
@@ -60,6 +70,7 @@ impl Resample for Up {
     fn new_stream(input: Geometry, output: Geometry, extra: &UpExtra, yuv_out: Option<Colorimetry>) -> Self {
         Self {
             scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
+            motion: extra.global_motion.then(MotionTracker::default),
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
@@ -68,11 +79,25 @@ impl Resample for Up {
     }
 
     fn push(&mut self, models: &mut UpGraphs, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError> {
-        let features = match frame {
-            FrameIn::Rgb(rgb) => models.reveal(rgb, self.hint)?,
-            FrameIn::Yuv(yuv, colorimetry) => models.reveal_yuv(yuv, colorimetry, self.hint)?,
+        // Measured only where the synth graph can use it (not the reference graphs).
+        let motion = match &mut self.motion {
+            Some(tracker) if models.aligns() => tracker.observe(index, LumaPyramid::of(&frame)),
+            _ => None,
         };
-        let jobs = self.scheduler.push(index, features);
+        if let Some(m) = motion {
+            gst::debug!(CAT, "received frame {index}: global motion (dy, dx) = ({}, {}) px from frame {}", m.shift.dy, m.shift.dx, m.from);
+        }
+        let (features, size) = match frame {
+            FrameIn::Rgb(rgb) => {
+                let size = (rgb.width, rgb.height);
+                (models.reveal(rgb, self.hint)?, size)
+            }
+            FrameIn::Yuv(yuv, colorimetry) => {
+                let size = (yuv.width, yuv.height);
+                (models.reveal_yuv(yuv, colorimetry, self.hint)?, size)
+            }
+        };
+        let jobs = self.scheduler.push(index, Received { features, size, motion });
         self.render(models, jobs)
     }
 
@@ -87,39 +112,56 @@ impl Resample for Up {
     }
 
     fn extra_properties() -> Vec<glib::ParamSpec> {
-        vec![glib::ParamSpecEnum::builder_with_default("stream-kind", StreamKind::Auto)
-            .nick("Stream kind")
-            .blurb("Whether the input was made by imsmdown (imsm), is ordinary video (plain), or unknown (auto)")
-            .mutable_ready()
-            .build()]
+        vec![
+            glib::ParamSpecEnum::builder_with_default("stream-kind", StreamKind::Auto)
+                .nick("Stream kind")
+                .blurb("Whether the input was made by imsmdown (imsm), is ordinary video (plain), or unknown (auto)")
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecBoolean::builder("global-motion")
+                .nick("Global motion")
+                .blurb(
+                    "Measure the whole-frame (camera) translation between received frames and move both \
+                     frames to the output instant by whole pixels before the synth graph, so that pans \
+                     wider than the network's reach are rendered (graphs without shift inputs ignore it)",
+                )
+                .default_value(true)
+                .mutable_ready()
+                .build(),
+        ]
     }
 
     fn set_extra(extra: &mut UpExtra, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if pspec.name() == "stream-kind" {
-            extra.stream_kind = value.get().unwrap();
+        match pspec.name() {
+            "stream-kind" => extra.stream_kind = value.get().unwrap(),
+            "global-motion" => extra.global_motion = value.get().unwrap(),
+            _ => {}
         }
     }
 
     fn get_extra(extra: &UpExtra, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
             "stream-kind" => extra.stream_kind.to_value(),
+            "global-motion" => extra.global_motion.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
 }
 
 impl Up {
-    fn render(&self, models: &mut UpGraphs, jobs: Vec<UpJob<Features>>) -> Result<Vec<(u64, FrameOut)>, ModelError> {
+    fn render(&self, models: &mut UpGraphs, jobs: Vec<UpJob<Received<Features>>>) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         jobs.into_iter()
             .map(|job| {
                 let (w, h) = (self.out_w, self.out_h);
+                let shifts = job.next.shifts_from(job.prev_index, job.t, job.prev.features.size());
+                let (f0, f1) = (&job.prev.features, &job.next.features);
                 let frame = match self.yuv_out {
                     Some(c) => {
                         let mut yuv = Yuv420::new(w, h);
-                        models.synth_yuv(&job.prev, &job.next, job.t, w, h, c, &mut yuv)?;
+                        models.synth_yuv(f0, f1, job.t, shifts, w, h, c, &mut yuv)?;
                         FrameOut::Yuv(yuv)
                     }
-                    None => FrameOut::Rgb(models.synth(&job.prev, &job.next, job.t, w, h)?),
+                    None => FrameOut::Rgb(models.synth(f0, f1, job.t, shifts, w, h)?),
                 };
                 Ok((job.index, frame))
             })
