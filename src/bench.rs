@@ -70,6 +70,8 @@ usage: imsm-bench --provider cpu|cuda|tensorrt|auto --size WxH [options]
                   the CPU), host or graphs (ONNX Runtime, wherever the graphs run);
                   the element property colour-conversion (default auto)
   --overlap O     the elements' overlap property: auto (on with a GPU), on or off
+  --global-motion B  imsmup's global-motion (on or off, default on), in the engine
+                  and the element figures
                   (elements only: the engine figure runs the graphs on the calling thread)
   -h, --help      this text
 ";
@@ -123,6 +125,8 @@ pub struct Options {
     pub colour: ColourMode,
     /// The elements' `overlap` property (auto, on, off).
     pub overlap: String,
+    /// imsmup's `global-motion`.
+    pub global_motion: bool,
     /// Things the parser changed (odd sizes rounded), printed before the run.
     pub notes: Vec<String>,
     /// No progress lines on stderr (tests).
@@ -178,6 +182,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         runs: 3,
         colour: ColourMode::Auto,
         overlap: "auto".into(),
+        global_motion: true,
         notes: Vec::new(),
         quiet: false,
     };
@@ -225,6 +230,13 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     "host" => ColourMode::Host,
                     "graphs" => ColourMode::Graphs,
                     v => return Err(format!("--colour: '{v}' is not auto, host or graphs")),
+                }
+            }
+            "--global-motion" => {
+                o.global_motion = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    v => return Err(format!("--global-motion: '{v}' is not on or off")),
                 }
             }
             "--overlap" => {
@@ -584,7 +596,7 @@ const UP_HINT: f32 = 0.5;
 /// One engine run: (timed duration, frames counted: input frames for down, output frames
 /// for up). Source frames are made outside the timed region; everything the element
 /// would do with them is inside it.
-fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Duration, u64), String> {
+fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize, global_motion: bool) -> Result<(Duration, u64), String> {
     let mut src = I420::new(g.in_w, g.in_h);
     let mut out = I420::new(g.out_w, g.out_h);
     let ratio = Ratio::of_rates(rate(g.in_fps), rate(g.out_fps));
@@ -617,7 +629,7 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
         }
         Graphs::Up(graphs) => {
             let mut sched = UpScheduler::<Received<Features>>::new(ratio);
-            // imsmup's default (global-motion=true): each received frame's motion is measured
+            // as imsmup with global-motion on: each received frame's motion is measured
             let mut tracker = MotionTracker::default();
             for n in 0..input_frames(Side::Up, frames) {
                 src.fill_gradient(n);
@@ -631,7 +643,7 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize) -> Result<(Durat
                     src.decode(&mut rgb)?;
                     FrameIn::Rgb(rgb)
                 };
-                let motion = if graphs.aligns() { tracker.observe(n as u64, LumaPyramid::of(&frame)) } else { None };
+                let motion = if global_motion && graphs.aligns() { tracker.observe(n as u64, LumaPyramid::of(&frame)) } else { None };
                 let features = match frame {
                     FrameIn::Yuv(yuv, c) => graphs.reveal_yuv(yuv, c, UP_HINT),
                     FrameIn::Rgb(rgb) => graphs.reveal(rgb, UP_HINT),
@@ -692,11 +704,11 @@ fn measure_engine(side: Side, o: &Options, rt: &model::Runtime, warnings: &mut V
         warnings.push(format!("{} engine: fell back from a GPU provider: {f}", side.element()));
     }
     say(o, &format!("{} engine: graphs loaded in {:.0} ms on {}; warm-up run", side.element(), ms(load), choice.name));
-    engine_run(&mut graphs, &g, WARMUP_FRAMES.min(o.frames)).map_err(|e| format!("{} engine: {e}", side.element()))?;
+    engine_run(&mut graphs, &g, WARMUP_FRAMES.min(o.frames), o.global_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
     let mut values = Vec::new();
     let mut frames = 0;
     for run in 1..=o.runs {
-        let (time, n) = engine_run(&mut graphs, &g, o.frames).map_err(|e| format!("{} engine: {e}", side.element()))?;
+        let (time, n) = engine_run(&mut graphs, &g, o.frames, o.global_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
         let fps = fps_of(n, time)?;
         say(o, &format!("{} engine: run {run}/{}: {n} frames in {:.2} s = {} fps", side.element(), o.runs, time.as_secs_f64(), fmt_fps(fps)));
         values.push(fps);
@@ -793,6 +805,9 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
     let imsm = make(side.element())?;
     imsm.set_property_from_str("provider", o.provider.name());
     imsm.set_property_from_str("overlap", &o.overlap);
+    if side == Side::Up {
+        imsm.set_property("global-motion", o.global_motion);
+    }
     imsm.set_property_from_str(
         "colour-conversion",
         match o.colour {
@@ -963,7 +978,8 @@ pub fn bench(o: &Options, out: &mut dyn Write) -> Result<Report, String> {
         if o.threads == 0 { "0 (ONNX Runtime decides)".to_string() } else { o.threads.to_string() }));
     p(out, format!("machine: {machine}"));
     p(out, format!("runtime: {runtime}, library load {:.0} ms", ms(rt_load)));
-    p(out, format!("graphs: {}; provider requested: {}", o.models.display(), o.provider));
+    p(out, format!("graphs: {}; provider requested: {}; imsmup global-motion {}", o.models.display(), o.provider,
+        if o.global_motion { "on" } else { "off" }));
     let mut figures = Vec::new();
     for &side in o.element.sides() {
         let g = geometry(side, o);
@@ -1058,6 +1074,8 @@ mod tests {
         assert_eq!((o.frames, o.runs, o.threads), (8, 5, 2));
         assert_eq!(o.models, PathBuf::from("/m"));
 
+        assert!(o.global_motion);
+        assert!(!parse("--provider cpu --size 64x48 --global-motion off").unwrap().global_motion);
         assert_eq!(parse("--provider cuda --size 64x48 --element down").unwrap().element, ElementChoice::Down);
         assert_eq!(parse("--provider auto --size 64x48 --element both").unwrap().provider, Provider::Auto);
         assert_eq!(parse_element("imsmup").unwrap(), ElementChoice::Up);
@@ -1079,6 +1097,7 @@ mod tests {
             "--provider cpu --size 64x48 --bogus",
             "--provider cpu --size 64x48 stray",
             "--provider cpu --size",
+            "--provider cpu --size 64x48 --global-motion maybe",
         ] {
             assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
         }

@@ -792,6 +792,8 @@ mod tests {
         assert_eq!(o.channels.len(), 4);
         assert_eq!(o.methods.len(), 6);
         assert_eq!(o.threads, 2);
+        assert!(o.global_motion);
+        assert!(!parse_args(&args("--global-motion off x.mp4")).unwrap().unwrap().global_motion);
         let o = parse_args(&args("--settings=t2s2,60:24@1.5 --channels crf23 --threads 1 --methods imsm,direct x.mp4")).unwrap().unwrap();
         assert_eq!(o.settings[1].low_rate(), (24, 1));
         assert_eq!(o.channels, [Channel::Crf(23)]);
@@ -801,7 +803,7 @@ mod tests {
         let o = parse_args(&args("--report-from /tmp/run")).unwrap().unwrap();
         assert_eq!((o.report_from.as_deref(), o.out.as_path()), (Some(Path::new("/tmp/run")), Path::new("/tmp/run")));
         assert!(parse_args(&args("--report-from /tmp/run x.mp4")).is_err());
-        for bad in ["", "--frames 1 a", "--frames x a", "--bogus a", "--settings t9x a", "--channels crf99 a", "--out", "--provider gpu a"] {
+        for bad in ["", "--frames 1 a", "--frames x a", "--bogus a", "--settings t9x a", "--channels crf99 a", "--out", "--provider gpu a", "--global-motion maybe a"] {
             assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
         }
     }
