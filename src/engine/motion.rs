@@ -86,15 +86,29 @@ const MAX_SHIFT_FRACTION: usize = 4;
 /// to this fraction of what it is unaligned: a shift that barely helps (noise, a scene
 /// without a dominant motion, repeated texture) is not worth moving the picture for.
 const ACCEPT_RATIO: f32 = 0.95;
+/// Frames larger than this (pixels) are searched at 1/2, 1/4, ... size, the shift scaled
+/// back: the search's time and memory stay those of a 1080p frame at any size (a few
+/// pixels of error at 4K are left to the network, which renders small motion).
+const MAX_SEARCH_PIXELS: usize = 1920 * 1088;
 
 /// A received frame's luma at full, 1/2, 1/4, ... size, for [`global_shift`].
 #[derive(Clone, Debug)]
 pub struct LumaPyramid {
+    /// The frame's size (w, h).
+    size: (usize, usize),
+    /// Frame pixels per pixel of `levels[0]` along each axis (1 up to [`MAX_SEARCH_PIXELS`]).
+    step: usize,
     levels: Vec<Plane>,
 }
 
 impl LumaPyramid {
-    fn build(base: Plane) -> Self {
+    fn build(frame: Plane) -> Self {
+        let size = (frame.width, frame.height);
+        let (mut base, mut step) = (frame, 1);
+        while base.width * base.height > MAX_SEARCH_PIXELS {
+            base = base.half();
+            step *= 2;
+        }
         let mut levels = vec![base];
         while levels.len() < MAX_LEVELS {
             let last = levels.last().expect("one level");
@@ -104,21 +118,30 @@ impl LumaPyramid {
             let next = last.half();
             levels.push(next);
         }
-        Self { levels }
+        Self { size, step, levels }
     }
 
     /// From planar R'G'B' (BT.601 luma weights: any fixed weighting does, the two frames
-    /// compared are weighted alike).
+    /// compared are weighted alike). A buffer that does not match its size gives a flat
+    /// plane, which aligns nothing (the reveal graph reports the frame as an error).
     pub fn from_rgb(frame: &RgbFrame) -> Self {
         let n = frame.width * frame.height;
-        let (r, g, b) = (frame.plane(0), frame.plane(1), frame.plane(2));
-        let data = (0..n).map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i]).collect();
+        let data = if frame.data.len() == 3 * n {
+            let (r, g, b) = (frame.plane(0), frame.plane(1), frame.plane(2));
+            (0..n).map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i]).collect()
+        } else {
+            vec![0.0; n]
+        };
         Self::build(Plane { width: frame.width, height: frame.height, data })
     }
 
-    /// From an 8-bit luma plane (`width * height` values, no padding).
+    /// From an 8-bit luma plane (`width * height` values, no padding; a shorter plane
+    /// gives a flat one).
     pub fn from_luma8(width: usize, height: usize, y: &[u8]) -> Self {
-        let data = y[..width * height].iter().map(|&v| v as f32 * (1.0 / 255.0)).collect();
+        let data = match y.get(..width * height) {
+            Some(y) => y.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect(),
+            None => vec![0.0; width * height],
+        };
         Self::build(Plane { width, height, data })
     }
 
@@ -131,11 +154,11 @@ impl LumaPyramid {
     }
 
     pub fn width(&self) -> usize {
-        self.levels[0].width
+        self.size.0
     }
 
     pub fn height(&self) -> usize {
-        self.levels[0].height
+        self.size.1
     }
 }
 
@@ -144,7 +167,7 @@ impl LumaPyramid {
 /// differ in size, are too small to search, or no translation explains them clearly
 /// better than none ([`ACCEPT_RATIO`]).
 pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
-    if prev.width() != next.width() || prev.height() != next.height() {
+    if prev.size != next.size || prev.step != next.step {
         return Shift::ZERO;
     }
     let levels = prev.levels.len().min(next.levels.len());
@@ -181,7 +204,10 @@ pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
     }
     let margin = g.reach();
     match (top.mean_abs_diff(&next.levels[0], g, margin), top.mean_abs_diff(&next.levels[0], Shift::ZERO, margin)) {
-        (Some(aligned), Some(unaligned)) if aligned < ACCEPT_RATIO * unaligned => g,
+        (Some(aligned), Some(unaligned)) if aligned < ACCEPT_RATIO * unaligned => {
+            let k = prev.step as i32;
+            Shift::new(g.dy * k, g.dx * k)
+        }
         _ => Shift::ZERO,
     }
 }
@@ -298,6 +324,26 @@ mod tests {
             assert_eq!(global_shift(&prev, &next), Shift::new(dy as i32, dx as i32), "{w}x{h} ({dy}, {dx})");
             assert_eq!(global_shift(&next, &prev), Shift::new(-dy as i32, -dx as i32), "{w}x{h} back");
         }
+    }
+
+    #[test]
+    fn frames_over_1080p_are_searched_at_a_lower_size() {
+        // 3840x2160: searched at 1920x1080, the shift scaled back (exact for even shifts)
+        let (w, h) = (3840, 2160);
+        let prev = pyr(w, h, 0, 0);
+        assert_eq!((prev.step, prev.levels[0].width, prev.levels[0].height), (2, 1920, 1080));
+        assert_eq!(global_shift(&prev, &pyr(w, h, 40, -26)), Shift::new(40, -26));
+        let odd = global_shift(&prev, &pyr(w, h, 13, 7));
+        assert!((odd.dy - 13).abs() <= 1 && (odd.dx - 7).abs() <= 1, "{odd:?}");
+    }
+
+    #[test]
+    fn malformed_buffers_align_nothing() {
+        let short = LumaPyramid::from_luma8(64, 48, &[7; 100]);
+        assert_eq!(global_shift(&short, &pyr(64, 48, 0, 3)), Shift::ZERO);
+        let mut rgb = RgbFrame::new(64, 48);
+        rgb.data.truncate(10);
+        assert_eq!(global_shift(&LumaPyramid::from_rgb(&rgb), &pyr(64, 48, 0, 3)), Shift::ZERO);
     }
 
     #[test]
