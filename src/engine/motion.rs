@@ -64,16 +64,24 @@ impl Plane {
         if 2 * margin >= w || 2 * margin >= h || s.reach() > margin {
             return None;
         }
+        Some(self.mean_abs_diff_in(next, s, (margin, h - margin), (margin, w - margin)))
+    }
+
+    /// The same over rows `ys` and columns `xs` (half-open; every read inside both planes:
+    /// the caller keeps them `s`'s reach from the edges).
+    fn mean_abs_diff_in(&self, next: &Plane, s: Shift, ys: (usize, usize), xs: (usize, usize)) -> f32 {
+        let w = self.width;
         let mut sum = 0.0f64;
-        for y in margin..h - margin {
+        for y in ys.0..ys.1 {
             let src_y = (y as i64 - s.dy as i64) as usize;
-            let row_n = &next.data[y * w + margin..y * w + w - margin];
-            let start = (src_y * w) as i64 + margin as i64 - s.dx as i64;
+            let row_n = &next.data[y * w + xs.0..y * w + xs.1];
+            let start = (src_y * w) as i64 + xs.0 as i64 - s.dx as i64;
             let row_p = &self.data[start as usize..start as usize + row_n.len()];
             sum += row_n.iter().zip(row_p).map(|(a, b)| (a - b).abs()).sum::<f32>() as f64;
         }
-        Some((sum / ((w - 2 * margin) * (h - 2 * margin)) as f64) as f32)
+        (sum / ((ys.1 - ys.0).max(1) * (xs.1 - xs.0).max(1)) as f64) as f32
     }
+
 }
 
 /// Smallest side of the coarsest level searched (smaller levels alias fine texture into
@@ -86,6 +94,18 @@ const MAX_SHIFT_FRACTION: usize = 4;
 /// to this fraction of what it is unaligned: a shift that barely helps (noise, a scene
 /// without a dominant motion, repeated texture) is not worth moving the picture for.
 const ACCEPT_RATIO: f32 = 0.95;
+/// Displacements up to this (frame pixels, per axis) are left to the network, which
+/// renders motion of a few pixels itself: aligning by 1-2 px gained nothing and cost up
+/// to 3.9 dB on telecined footage whose fields shift the picture by a line
+/// (kivy_city_cc0, 60 -> 24). See also [`shifts_at`].
+const MIN_ALIGN_REACH: usize = 3;
+/// Per axis, the part of a frame's displacement from the output instant that is left to
+/// the network ([`shifts_at`]). 2 px, measured through the elements on tennis,
+/// davis_car-roundabout, cockatoo and street_pan_1080p (imsm-plain, lossless): 0.08 dB
+/// better in the mean over 60 -> 30 and 60 -> 24 than moving frames all the way (0 px),
+/// and no 60 -> 24 loss against no alignment (0 px: tennis -0.5 dB); 3 px lost 3.7 dB of
+/// davis_car-roundabout's 60 -> 30 gain.
+const NEAR_REACH: f32 = 2.0;
 /// Frames larger than this (pixels) are searched at 1/2, 1/4, ... size, the shift scaled
 /// back: the search's time and memory stay those of a 1080p frame at any size (a few
 /// pixels of error at 4K are left to the network, which renders small motion).
@@ -203,25 +223,35 @@ pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
         return g;
     }
     let margin = g.reach();
+    let k = prev.step as i32;
+    let scaled = Shift::new(g.dy * k, g.dx * k);
+    if scaled.reach() < MIN_ALIGN_REACH {
+        return Shift::ZERO;
+    }
     match (top.mean_abs_diff(&next.levels[0], g, margin), top.mean_abs_diff(&next.levels[0], Shift::ZERO, margin)) {
-        (Some(aligned), Some(unaligned)) if aligned < ACCEPT_RATIO * unaligned => {
-            let k = prev.step as i32;
-            Shift::new(g.dy * k, g.dx * k)
-        }
+        (Some(aligned), Some(unaligned)) if aligned < ACCEPT_RATIO * unaligned => scaled,
         _ => Shift::ZERO,
     }
 }
 
-/// The shifts that move two frames' features to output instant `t` (0 = the first
-/// frame, 1 = the second) when the second is the first moved by `g` low-rate pixels:
-/// the first by `t * g`, the second by `-(1 - t) * g`, each rounded to whole pixels and
-/// scaled to the features' size (`feat`) from the low-rate frame's (`lr`), both `(w, h)`.
+/// The shifts that move two frames' features towards output instant `t` (0 = the first
+/// frame, 1 = the second) when the second is the first moved by `g` low-rate pixels. The
+/// first frame is `t * g` from the instant, the second `-(1 - t) * g`; each is moved by
+/// the part of that displacement beyond [`NEAR_REACH`] per axis (the network renders
+/// that much itself), rounded to whole pixels and scaled to the features' size (`feat`)
+/// from the low-rate frame's (`lr`), both `(w, h)`. A frame close to the instant is not
+/// moved at all: where a low-rate frame was taken at a slightly different instant than
+/// its timestamp says (videorate picks the nearest source frame: at 60 -> 24 up to a fifth
+/// of an interval off), moving it by the full `t * g` misplaced content that was already
+/// in place (tennis, 60 -> 24: -0.5 dB against no alignment).
 pub fn shifts_at(g: Shift, t: f32, lr: (usize, usize), feat: (usize, usize)) -> [Shift; 2] {
     if g == Shift::ZERO || lr.0 == 0 || lr.1 == 0 {
         return [Shift::ZERO; 2];
     }
     let (sx, sy) = (feat.0 as f32 / lr.0 as f32, feat.1 as f32 / lr.1 as f32);
-    let at = |k: f32| Shift::new((k * g.dy as f32 * sy).round() as i32, (k * g.dx as f32 * sx).round() as i32);
+    let reach = NEAR_REACH;
+    let beyond = |m: f32| m.signum() * (m.abs() - reach).max(0.0);
+    let at = |k: f32| Shift::new((beyond(k * g.dy as f32) * sy).round() as i32, (beyond(k * g.dx as f32) * sx).round() as i32);
     [at(t), at(t - 1.0)]
 }
 
@@ -318,7 +348,7 @@ mod tests {
 
     #[test]
     fn finds_the_translation_between_two_views_of_a_scene() {
-        for (w, h, dy, dx) in [(320, 180, 7, -23), (320, 180, -3, 2), (960, 540, 12, 60), (200, 120, 0, 1), (854, 480, -17, 1)] {
+        for (w, h, dy, dx) in [(320, 180, 7, -23), (320, 180, -3, 2), (960, 540, 12, 60), (200, 120, 0, 4), (854, 480, -17, 1)] {
             let prev = pyr(w, h, 0, 0);
             let next = pyr(w, h, dy, dx);
             assert_eq!(global_shift(&prev, &next), Shift::new(dy as i32, dx as i32), "{w}x{h} ({dy}, {dx})");
@@ -344,6 +374,15 @@ mod tests {
         let mut rgb = RgbFrame::new(64, 48);
         rgb.data.truncate(10);
         assert_eq!(global_shift(&LumaPyramid::from_rgb(&rgb), &pyr(64, 48, 0, 3)), Shift::ZERO);
+    }
+
+    #[test]
+    fn short_motion_is_left_to_the_network() {
+        // 1-2 px: the network renders it itself
+        for (dy, dx) in [(0, 1), (-1, 1), (2, -2)] {
+            assert_eq!(global_shift(&pyr(320, 180, 0, 0), &pyr(320, 180, dy, dx)), Shift::ZERO, "({dy}, {dx})");
+        }
+        assert_eq!(global_shift(&pyr(320, 180, 0, 0), &pyr(320, 180, 0, 3)), Shift::new(0, 3));
     }
 
     #[test]
@@ -394,14 +433,17 @@ mod tests {
 
     #[test]
     fn shifts_move_each_frame_towards_the_instant() {
+        // each frame moves by its displacement from the instant beyond 2 px per axis
         let g = Shift::new(10, -7);
-        assert_eq!(shifts_at(g, 0.0, (100, 50), (100, 50)), [Shift::ZERO, Shift::new(-10, 7)]);
-        assert_eq!(shifts_at(g, 1.0, (100, 50), (100, 50)), [g, Shift::ZERO]);
-        // t = 0.5: each frame moves half way (rounded half away from zero)
-        assert_eq!(shifts_at(g, 0.5, (100, 50), (100, 50)), [Shift::new(5, -4), Shift::new(-5, 4)]);
-        assert_eq!(shifts_at(g, 0.4, (100, 50), (100, 50)), [Shift::new(4, -3), Shift::new(-6, 4)]);
+        assert_eq!(shifts_at(g, 0.0, (100, 50), (100, 50)), [Shift::ZERO, Shift::new(-8, 5)]);
+        assert_eq!(shifts_at(g, 1.0, (100, 50), (100, 50)), [Shift::new(8, -5), Shift::ZERO]);
+        // t = 0.5: 5 and -3.5 px from the instant -> 3 and -1.5 -> -2 (half away from zero)
+        assert_eq!(shifts_at(g, 0.5, (100, 50), (100, 50)), [Shift::new(3, -2), Shift::new(-3, 2)]);
+        // t = 0.8: the second frame is 2 and 1.4 px from the instant: not moved
+        assert_eq!(shifts_at(g, 0.8, (100, 50), (100, 50)), [Shift::new(6, -4), Shift::ZERO]);
+        assert_eq!(shifts_at(Shift::new(30, 0), 0.5, (100, 50), (100, 50)), [Shift::new(13, 0), Shift::new(-13, 0)]);
         // features at half the frame's size move half as far
-        assert_eq!(shifts_at(g, 1.0, (100, 50), (50, 25)), [Shift::new(5, -4), Shift::ZERO]);
+        assert_eq!(shifts_at(g, 1.0, (100, 50), (50, 25)), [Shift::new(4, -3), Shift::ZERO]);
         assert_eq!(shifts_at(Shift::ZERO, 0.3, (100, 50), (100, 50)), [Shift::ZERO; 2]);
     }
 
@@ -411,7 +453,7 @@ mod tests {
         assert_eq!(tracker.observe(0, pyr(320, 180, 0, 0)), None);
         let m = tracker.observe(1, pyr(320, 180, 0, 12)).expect("measured");
         assert_eq!(m, FrameMotion { from: 0, shift: Shift::new(0, 12) });
-        assert_eq!(job_shifts(Some(m), 0, 0.5, (320, 180), (320, 180)), [Shift::new(0, 6), Shift::new(0, -6)]);
+        assert_eq!(job_shifts(Some(m), 0, 0.5, (320, 180), (320, 180)), [Shift::new(0, 4), Shift::new(0, -4)]);
         // a job whose frames are not that pair (a gap, or the end of the stream) is not moved
         assert_eq!(job_shifts(Some(m), 1, 0.5, (320, 180), (320, 180)), [Shift::ZERO; 2]);
         assert_eq!(job_shifts(None, 0, 0.5, (320, 180), (320, 180)), [Shift::ZERO; 2]);
