@@ -64,24 +64,16 @@ impl Plane {
         if 2 * margin >= w || 2 * margin >= h || s.reach() > margin {
             return None;
         }
-        Some(self.mean_abs_diff_in(next, s, (margin, h - margin), (margin, w - margin)))
-    }
-
-    /// The same over rows `ys` and columns `xs` (half-open; every read inside both planes:
-    /// the caller keeps them `s`'s reach from the edges).
-    fn mean_abs_diff_in(&self, next: &Plane, s: Shift, ys: (usize, usize), xs: (usize, usize)) -> f32 {
-        let w = self.width;
         let mut sum = 0.0f64;
-        for y in ys.0..ys.1 {
+        for y in margin..h - margin {
             let src_y = (y as i64 - s.dy as i64) as usize;
-            let row_n = &next.data[y * w + xs.0..y * w + xs.1];
-            let start = (src_y * w) as i64 + xs.0 as i64 - s.dx as i64;
+            let row_n = &next.data[y * w + margin..y * w + w - margin];
+            let start = (src_y * w) as i64 + margin as i64 - s.dx as i64;
             let row_p = &self.data[start as usize..start as usize + row_n.len()];
             sum += row_n.iter().zip(row_p).map(|(a, b)| (a - b).abs()).sum::<f32>() as f64;
         }
-        (sum / ((ys.1 - ys.0).max(1) * (xs.1 - xs.0).max(1)) as f64) as f32
+        Some((sum / ((w - 2 * margin) * (h - 2 * margin)) as f64) as f32)
     }
-
 }
 
 /// Smallest side of the coarsest level searched (smaller levels alias fine texture into
@@ -94,10 +86,10 @@ const MAX_SHIFT_FRACTION: usize = 4;
 /// to this fraction of what it is unaligned: a shift that barely helps (noise, a scene
 /// without a dominant motion, repeated texture) is not worth moving the picture for.
 const ACCEPT_RATIO: f32 = 0.95;
-/// Displacements up to this (frame pixels, per axis) are left to the network, which
-/// renders motion of a few pixels itself: aligning by 1-2 px gained nothing and cost up
-/// to 3.9 dB on telecined footage whose fields shift the picture by a line
-/// (kivy_city_cc0, 60 -> 24). See also [`shifts_at`].
+/// Translations shorter than this (frame pixels) are left to the network, which renders
+/// motion of a few pixels itself: aligning by a pixel cost 3.9 dB on telecined footage
+/// whose fields shift the picture by a line (kivy_city_cc0, 60 -> 24). See also
+/// [`shifts_at`].
 const MIN_ALIGN_REACH: usize = 3;
 /// Per axis, the part of a frame's displacement from the output instant that is left to
 /// the network ([`shifts_at`]). 2 px, measured through the elements on tennis,
