@@ -34,23 +34,12 @@ fn trained_graphs_run_through_both_elements() {
     }
 }
 
+#[path = "../src/engine/test_scene.rs"]
+mod test_scene;
+
 /// Lattice noise in [0, 1) at HR pixel (y, x): a non-periodic texture for the pan test.
 fn scene(y: i64, x: i64) -> f32 {
-    fn hash(y: i64, x: i64) -> f32 {
-        let mut v = (y.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64) ^ x.wrapping_mul(0xC2B2_AE3D_27D4_EB4Fu64 as i64)) as u64;
-        v ^= v >> 31;
-        v = v.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        v ^= v >> 29;
-        (v >> 40) as f32 / (1u64 << 24) as f32
-    }
-    let noise = |cell: i64| {
-        let (cy, cx) = (y.div_euclid(cell), x.div_euclid(cell));
-        let (fy, fx) = (y.rem_euclid(cell) as f32 / cell as f32, x.rem_euclid(cell) as f32 / cell as f32);
-        let top = hash(cy, cx) * (1.0 - fx) + hash(cy, cx + 1) * fx;
-        let bottom = hash(cy + 1, cx) * (1.0 - fx) + hash(cy + 1, cx + 1) * fx;
-        top * (1.0 - fy) + bottom * fy
-    };
-    0.7 * noise(23) + 0.3 * noise(9)
+    0.7 * test_scene::value_noise(y, x, 23) + 0.3 * test_scene::value_noise(y, x, 9)
 }
 
 /// RGB bytes of the scene panned by `pan` HR pixels, `w` x `h`, downscaled by `scale`

@@ -9,6 +9,8 @@ pub mod color;
 pub mod model;
 pub mod motion;
 pub mod schedule;
+#[cfg(test)]
+pub(crate) mod test_scene;
 pub mod time;
 
 /// A frame as the networks see it: planar RGB (channel-major, `3 * width * height`

@@ -197,8 +197,9 @@ pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
             for dx in g.dx - radius..=g.dx + radius {
                 let s = Shift::new(dy, dx);
                 if let Some(d) = p.mean_abs_diff(n, s, margin) {
-                    // Ties go to the smaller shift (the first found scanning from the centre).
-                    if best.is_none_or(|(b, bs)| d < b || (d == b && s.reach() < bs.reach())) {
+                    // Ties go to the shorter shift, then to the first found in scan order.
+                    // (map_or, not is_none_or: the crate's rust-version is 1.80.)
+                    if best.map_or(true, |(b, bs)| d < b || (d == b && s.reach() < bs.reach())) {
                         best = Some((d, s));
                     }
                 }
@@ -284,42 +285,20 @@ pub struct Received<F> {
 impl<F> Received<F> {
     /// The shifts for an output frame at `t` between received frame `prev_index` and this
     /// one, for features `feat` = (w, h) in size.
+    /// Zero unless this frame's motion was measured from `prev_index` (not so after a gap,
+    /// or at the end of a stream, where both frames are this one).
     pub fn shifts_from(&self, prev_index: u64, t: f32, feat: (usize, usize)) -> [Shift; 2] {
-        job_shifts(self.motion, prev_index, t, self.size, feat)
-    }
-}
-
-/// The shifts for an output frame at `t` between received frames `prev_index` and the
-/// frame whose motion is `next_motion`; zero unless that motion was measured from
-/// `prev_index` (e.g. at the end of a stream, where both are the same frame).
-pub fn job_shifts(next_motion: Option<FrameMotion>, prev_index: u64, t: f32, lr: (usize, usize), feat: (usize, usize)) -> [Shift; 2] {
-    match next_motion {
-        Some(m) if m.from == prev_index => shifts_at(m.shift, t, lr, feat),
-        _ => [Shift::ZERO; 2],
+        match self.motion {
+            Some(m) if m.from == prev_index => shifts_at(m.shift, t, self.size, feat),
+            _ => [Shift::ZERO; 2],
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Hash of a lattice point to [0, 1).
-    fn hash(y: i64, x: i64) -> f32 {
-        let mut v = (y.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64) ^ x.wrapping_mul(0xC2B2_AE3D_27D4_EB4F_u64 as i64)) as u64;
-        v ^= v >> 31;
-        v = v.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        v ^= v >> 29;
-        (v >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    /// Bilinearly interpolated lattice noise with cells `cell` px wide.
-    fn value_noise(y: i64, x: i64, cell: i64) -> f32 {
-        let (cy, cx) = (y.div_euclid(cell), x.div_euclid(cell));
-        let (fy, fx) = (y.rem_euclid(cell) as f32 / cell as f32, x.rem_euclid(cell) as f32 / cell as f32);
-        let top = hash(cy, cx) * (1.0 - fx) + hash(cy, cx + 1) * fx;
-        let bottom = hash(cy + 1, cx) * (1.0 - fx) + hash(cy + 1, cx + 1) * fx;
-        top * (1.0 - fy) + bottom * fy
-    }
+    use crate::engine::test_scene::{hash, value_noise};
 
     /// A textured, non-periodic luma image (lattice noise at three scales), `w` x `h`,
     /// the scene moved by (oy, ox), so that moved copies are exact.
@@ -446,10 +425,11 @@ mod tests {
         assert_eq!(tracker.observe(0, pyr(320, 180, 0, 0)), None);
         let m = tracker.observe(1, pyr(320, 180, 0, 12)).expect("measured");
         assert_eq!(m, FrameMotion { from: 0, shift: Shift::new(0, 12) });
-        assert_eq!(job_shifts(Some(m), 0, 0.5, (320, 180), (320, 180)), [Shift::new(0, 4), Shift::new(0, -4)]);
+        let received = |motion| Received { features: (), size: (320, 180), motion };
+        assert_eq!(received(Some(m)).shifts_from(0, 0.5, (320, 180)), [Shift::new(0, 4), Shift::new(0, -4)]);
         // a job whose frames are not that pair (a gap, or the end of the stream) is not moved
-        assert_eq!(job_shifts(Some(m), 1, 0.5, (320, 180), (320, 180)), [Shift::ZERO; 2]);
-        assert_eq!(job_shifts(None, 0, 0.5, (320, 180), (320, 180)), [Shift::ZERO; 2]);
+        assert_eq!(received(Some(m)).shifts_from(1, 0.5, (320, 180)), [Shift::ZERO; 2]);
+        assert_eq!(received(None).shifts_from(0, 0.5, (320, 180)), [Shift::ZERO; 2]);
         let m2 = tracker.observe(5, pyr(320, 180, -4, 12)).expect("measured");
         assert_eq!(m2, FrameMotion { from: 1, shift: Shift::new(-4, 0) });
     }
