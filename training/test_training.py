@@ -141,8 +141,9 @@ def test_identity_at_init():
             t = np.array([0.3], np.float32)
             big = np.array([H, W], np.int64)
             zero = np.zeros(2, np.int64)
+            identity = np.arange(h * w, dtype=np.int64)
             y = ours["synth"].run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
-                                         "shift0": zero, "shift1": zero})[0]
+                                         "shift0": zero, "shift1": zero, "index0": identity, "index1": identity})[0]
             yr = ref["synth"].run(None, {"feat0": a, "feat1": 1 - a, "t": t, "out_size": big})[0]
             assert np.abs(y - yr).max() < 1e-5, np.abs(y - yr).max()
 
@@ -175,6 +176,8 @@ def test_export_contract_and_parity():
         c = models.feature_channels(s.cfg)
         f0, f1 = (rng.random((1, c, 9, 13), dtype=np.float32) for _ in range(2))
         t, big, zero = np.array([0.3], np.float32), np.array([18, 26], np.int64), np.zeros(2, np.int64)
+        identity = np.arange(9 * 13, dtype=np.int64)
+        still = {"index0": identity, "index1": identity}
 
         def np_shift(f, dy, dx):
             ys = np.clip(np.arange(f.shape[2]) - dy, 0, f.shape[2] - 1)
@@ -183,13 +186,34 @@ def test_export_contract_and_parity():
 
         for s0, s1 in (((2, -3), (-1, 4)), ((0, 0), (0, 0)), ((-20, 30), (9, -13))):
             got = ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
-                                "shift0": np.array(s0, np.int64), "shift1": np.array(s1, np.int64)})[0]
+                                "shift0": np.array(s0, np.int64), "shift1": np.array(s1, np.int64), **still})[0]
             want = ss.run(None, {"feat0": np_shift(f0, *s0), "feat1": np_shift(f1, *s1), "t": t, "out_size": big,
-                                 "shift0": zero, "shift1": zero})[0]
+                                 "shift0": zero, "shift1": zero, **still})[0]
             assert np.array_equal(got, want), (s0, s1, np.abs(got - want).max())
-        still, moved = (ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
-                                      "shift0": np.array(s0, np.int64), "shift1": zero})[0] for s0 in ((0, 0), (1, 0)))
-        assert np.abs(moved - still).max() > 1e-3  # the shift reaches the output
+        unmoved, moved = (ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big,
+                                        "shift0": np.array(s0, np.int64), "shift1": zero, **still})[0]
+                          for s0 in ((0, 0), (1, 0)))
+        assert np.abs(moved - unmoved).max() > 1e-3  # the shift reaches the output
+        # index0/index1 then take each feature pixel from the source pixel they name (row-major
+        # y * w + x): the same frame as the graph given features gathered in numpy, after the shift
+        for seed in range(3):
+            r = np.random.default_rng(seed)
+            i0, i1 = (r.integers(0, 9 * 13, 9 * 13).astype(np.int64) for _ in range(2))
+            s0 = r.integers(-4, 5, 2).astype(np.int64)
+
+            def np_gather(f, i):
+                return np.ascontiguousarray(f.reshape(1, c, -1)[:, :, i].reshape(f.shape))
+
+            got = ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big, "shift0": s0, "shift1": zero,
+                                "index0": i0, "index1": i1})[0]
+            want = ss.run(None, {"feat0": np_gather(np_shift(f0, *s0), i0), "feat1": np_gather(f1, i1), "t": t,
+                                 "out_size": big, "shift0": zero, "shift1": zero, **still})[0]
+            assert np.array_equal(got, want), (seed, np.abs(got - want).max())
+        swapped = identity.copy()
+        swapped[[0, 60]] = swapped[[60, 0]]
+        regathered = ss.run(None, {"feat0": f0, "feat1": f1, "t": t, "out_size": big, "shift0": zero, "shift1": zero,
+                                   "index0": swapped, "index1": identity})[0]
+        assert np.abs(regathered - unmoved).max() > 1e-3  # the index reaches the output
         print(f"  parity max abs err {err} over {len(cases)} size cases ({time.time() - t0:.1f}s)")
 
 

@@ -30,7 +30,8 @@ CONTRACT_IO = {
         {"feat0": ("tensor(float)", [1, None, None, None]), "feat1": ("tensor(float)", [1, None, None, None]),
          "t": ("tensor(float)", [1]), "out_size": ("tensor(int64)", [2])},
         {"frame": ("tensor(float)", [1, 3, str, str])},
-        {"shift0": ("tensor(int64)", [2]), "shift1": ("tensor(int64)", [2])},
+        {"shift0": ("tensor(int64)", [2]), "shift1": ("tensor(int64)", [2]),
+         "index0": ("tensor(int64)", [str]), "index1": ("tensor(int64)", [str])},
     ),
 }
 
@@ -151,14 +152,22 @@ def parity(system, paths, cases, seed=0):
         # shifts up to past the frame's edges (only edge pixels left), zero included
         s0, s1 = (rng.integers(-max(h, w) - 2, max(h, w) + 3, 2) * rng.integers(0, 2) for _ in range(2))
         s0, s1 = s0.astype(np.int64), s1.astype(np.int64)
+        # per-pixel source indices: any pixel of the frame, or the identity
+        i0, i1 = (rng.integers(0, h * w, h * w) if rng.integers(0, 2) else np.arange(h * w) for _ in range(2))
+        i0, i1 = i0.astype(np.int64), i1.astype(np.int64)
         feeds = {"feat0": fo, "feat1": f1, "t": tt, "out_size": big}
-        if "shift0" in [i.name for i in ss.get_inputs()]:
+        names = [i.name for i in ss.get_inputs()]
+        if "shift0" in names:
             feeds.update(shift0=s0, shift1=s1)
         else:
             s0, s1 = np.zeros(2, np.int64), np.zeros(2, np.int64)
+        if "index0" in names:
+            feeds.update(index0=i0, index1=i1)
+        else:
+            i0, i1 = np.arange(h * w, dtype=np.int64), np.arange(h * w, dtype=np.int64)
         so = ss.run(None, feeds)[0]
         with torch.no_grad():
-            st = mods[2](*(torch.from_numpy(x) for x in (fo, f1, tt, big, s0, s1))).numpy()
+            st = mods[2](*(torch.from_numpy(x) for x in (fo, f1, tt, big, s0, s1, i0, i1))).numpy()
         assert so.shape == (1, 3, H, W), so.shape
         assert np.isfinite(so).all()
         err["synth"] = max(err["synth"], float(np.abs(so - st).max()))

@@ -68,6 +68,9 @@ class Graphs:
         feeds = {"feat0": f0, "feat1": f1, "t": np.array([t], np.float32), "out_size": np.array(size, np.int64)}
         if "shift0" in self.synth_in:  # no alignment here: the training's view of the graph
             feeds.update(shift0=np.zeros(2, np.int64), shift1=np.zeros(2, np.int64))
+        if "index0" in self.synth_in:
+            identity = np.arange(f0.shape[2] * f0.shape[3], dtype=np.int64)
+            feeds.update(index0=identity, index1=identity)
         return self.synth.run(None, feeds)[0]
 
 

@@ -20,7 +20,8 @@ DESCRIPTIONS = {
     "reveal": "TRAINED imsm reveal: IMSM inverse (same weights as down) of the received LR frame, "
               "then a feature head; features = [lr (3 ch), learned features]; optional imsm hint.",
     "synth": "TRAINED imsm synth: both frames' features moved by whole pixels (shift0, shift1: the "
-             "engine's global-motion alignment), then a continuous decoder; two-scale CNN over them and "
+             "engine's global-motion alignment; then per pixel, index0, index1: its local-motion "
+             "alignment), then a continuous decoder; two-scale CNN over them and "
              "t -> flows, occlusion blend, LR correction; bicubic to out_size plus a per-pixel MLP "
              "over bilinearly resized features and the scale ratio.",
 }
@@ -39,7 +40,8 @@ def _example(system, graph, H=37, W=53, h=19, w=27):
         return (torch.rand(1, 3, h, w, generator=g), torch.tensor([1.0]))
     return (torch.rand(1, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g), torch.tensor([0.4]),
             torch.tensor([H, W], dtype=torch.int64), torch.tensor([2, -3], dtype=torch.int64),
-            torch.tensor([-1, 4], dtype=torch.int64))
+            torch.tensor([-1, 4], dtype=torch.int64), torch.randperm(h * w, generator=g),
+            torch.randperm(h * w, generator=g))
 
 
 SPECS = {
@@ -48,8 +50,10 @@ SPECS = {
              {**{f: {2: "H", 3: "W"} for f in DOWN_FRAME_INPUTS}, "lr": {2: "h", 3: "w"}}),
     "reveal": (RevealGraph, ["lr", "imsm"], ["features"],
                {"lr": {2: "h", 3: "w"}, "features": {2: "h", 3: "w"}}),
-    "synth": (SynthGraph, ["feat0", "feat1", "t", "out_size", "shift0", "shift1"], ["frame"],
-              {"feat0": {2: "h", 3: "w"}, "feat1": {2: "h", 3: "w"}, "frame": {2: "H", 3: "W"}}),
+    "synth": (SynthGraph, ["feat0", "feat1", "t", "out_size", "shift0", "shift1", "index0", "index1"],
+              ["frame"],
+              {"feat0": {2: "h", 3: "w"}, "feat1": {2: "h", 3: "w"}, "index0": {0: "hw"}, "index1": {0: "hw"},
+               "frame": {2: "H", 3: "W"}}),
 }
 
 

@@ -335,11 +335,12 @@ class SynthGraph(nn.Module):
         super().__init__()
         self.s = system
 
-    def forward(self, feat0, feat1, t, out_size, shift0, shift1):
-        # The engine's global-motion alignment (models/README.md, synth): each frame's
-        # features moved by whole pixels towards the output instant before the network.
-        feat0 = ops.shift(feat0, shift0, exporting=True)
-        feat1 = ops.shift(feat1, shift1, exporting=True)
+    def forward(self, feat0, feat1, t, out_size, shift0, shift1, index0, index1):
+        # The engine's motion alignment (models/README.md, synth): each frame's features
+        # moved by whole pixels towards the output instant before the network, as a whole
+        # (shift0 / shift1: global motion) and then per pixel (index0 / index1: local motion).
+        feat0 = ops.gather(ops.shift(feat0, shift0, exporting=True), index0, exporting=True)
+        feat1 = ops.gather(ops.shift(feat1, shift1, exporting=True), index1, exporting=True)
         return self.s.synth(feat0, feat1, t, out_size, exporting=True)
 
 

@@ -334,3 +334,30 @@ def shift(x, s, exporting=False):
     tensor [2]: a whole-pixel translation with the edges replicated. Whole pixels, so a
     zero shift returns x exactly and no shift blurs."""
     return _Shift.apply(x, s) if exporting else shift_torch(x, s)
+
+
+# ----------------------------------------------------------------------------- per-pixel gather
+def gather_torch(x, idx):
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h * w).index_select(2, idx).reshape(n, c, h, w)
+
+
+class _Gather(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, idx):
+        return gather_torch(x, idx)
+
+    @staticmethod
+    def symbolic(g, x, idx):
+        i64 = torch.int64
+        shape = g.op("Shape", x)
+        nc = g.op("Slice", shape, _c(g, [0], i64), _c(g, [2], i64))
+        flat = g.op("Reshape", x, g.op("Concat", nc, _c(g, [-1], i64), axis_i=0))
+        return g.op("Reshape", g.op("Gather", flat, idx, axis_i=2), shape)
+
+
+def gather(x, idx, exporting=False):
+    """out[..., p] = x[..., idx[p]] over the h * w pixels in row-major order, for idx an
+    int64 tensor [h * w] of source pixels (y * w + x): a per-pixel whole-pixel move (the
+    engine's local-motion alignment). The identity index returns x exactly."""
+    return _Gather.apply(x, idx) if exporting else gather_torch(x, idx)
