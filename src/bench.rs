@@ -72,6 +72,7 @@ usage: imsm-bench --provider cpu|cuda|tensorrt|auto --size WxH [options]
   --overlap O     the elements' overlap property: auto (on with a GPU), on or off
   --global-motion B  imsmup's global-motion (on or off, default on), in the engine
                   and the element figures
+  --local-motion B   imsmup's local-motion (on or off, default on), likewise
                   (elements only: the engine figure runs the graphs on the calling thread)
   -h, --help      this text
 ";
@@ -127,6 +128,8 @@ pub struct Options {
     pub overlap: String,
     /// imsmup's `global-motion`.
     pub global_motion: bool,
+    /// imsmup's `local-motion`.
+    pub local_motion: bool,
     /// Things the parser changed (odd sizes rounded), printed before the run.
     pub notes: Vec<String>,
     /// No progress lines on stderr (tests).
@@ -183,6 +186,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         colour: ColourMode::Auto,
         overlap: "auto".into(),
         global_motion: true,
+        local_motion: true,
         notes: Vec::new(),
         quiet: false,
     };
@@ -237,6 +241,13 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     "on" => true,
                     "off" => false,
                     v => return Err(format!("--global-motion: '{v}' is not on or off")),
+                }
+            }
+            "--local-motion" => {
+                o.local_motion = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    v => return Err(format!("--local-motion: '{v}' is not on or off")),
                 }
             }
             "--overlap" => {
@@ -576,14 +587,14 @@ fn render_up(graphs: &mut UpGraphs, jobs: Vec<UpJob<Received<Features>>>, out: &
     let (w, h) = (out.layout.width, out.layout.height);
     let n = jobs.len() as u64;
     for job in jobs {
-        let shifts = job.next.shifts_from(job.prev_index, job.t, job.prev.features.size());
+        let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size());
         let (f0, f1) = (&job.prev.features, &job.next.features);
         if graphs.converts_colour() {
             let mut yuv = Yuv420::new(w, h);
-            graphs.synth_yuv(f0, f1, job.t, shifts, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
+            graphs.synth_yuv(f0, f1, job.t, &alignment, w, h, out.colorimetry, &mut yuv).map_err(|e| e.to_string())?;
             out.unpack(&yuv)?;
         } else {
-            let frame = graphs.synth(f0, f1, job.t, shifts, w, h).map_err(|e| e.to_string())?;
+            let frame = graphs.synth(f0, f1, job.t, &alignment, w, h).map_err(|e| e.to_string())?;
             out.encode(&frame)?;
         }
     }
@@ -596,7 +607,7 @@ const UP_HINT: f32 = 0.5;
 /// One engine run: (timed duration, frames counted: input frames for down, output frames
 /// for up). Source frames are made outside the timed region; everything the element
 /// would do with them is inside it.
-fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize, global_motion: bool) -> Result<(Duration, u64), String> {
+fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize, global_motion: bool, local_motion: bool) -> Result<(Duration, u64), String> {
     let mut src = I420::new(g.in_w, g.in_h);
     let mut out = I420::new(g.out_w, g.out_h);
     let ratio = Ratio::of_rates(rate(g.in_fps), rate(g.out_fps));
@@ -643,7 +654,7 @@ fn engine_run(graphs: &mut Graphs, g: &Geometry, frames: usize, global_motion: b
                     src.decode(&mut rgb)?;
                     FrameIn::Rgb(rgb)
                 };
-                let motion = if global_motion && graphs.aligns() { tracker.observe(n as u64, LumaPyramid::of(&frame)) } else { None };
+                let motion = if global_motion && graphs.aligns() { tracker.observe(n as u64, LumaPyramid::of(&frame), local_motion && graphs.gathers()) } else { None };
                 let features = match frame {
                     FrameIn::Yuv(yuv, c) => graphs.reveal_yuv(yuv, c, UP_HINT),
                     FrameIn::Rgb(rgb) => graphs.reveal(rgb, UP_HINT),
@@ -704,11 +715,11 @@ fn measure_engine(side: Side, o: &Options, rt: &model::Runtime, warnings: &mut V
         warnings.push(format!("{} engine: fell back from a GPU provider: {f}", side.element()));
     }
     say(o, &format!("{} engine: graphs loaded in {:.0} ms on {}; warm-up run", side.element(), ms(load), choice.name));
-    engine_run(&mut graphs, &g, WARMUP_FRAMES.min(o.frames), o.global_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
+    engine_run(&mut graphs, &g, WARMUP_FRAMES.min(o.frames), o.global_motion, o.local_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
     let mut values = Vec::new();
     let mut frames = 0;
     for run in 1..=o.runs {
-        let (time, n) = engine_run(&mut graphs, &g, o.frames, o.global_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
+        let (time, n) = engine_run(&mut graphs, &g, o.frames, o.global_motion, o.local_motion).map_err(|e| format!("{} engine: {e}", side.element()))?;
         let fps = fps_of(n, time)?;
         say(o, &format!("{} engine: run {run}/{}: {n} frames in {:.2} s = {} fps", side.element(), o.runs, time.as_secs_f64(), fmt_fps(fps)));
         values.push(fps);
@@ -807,6 +818,7 @@ fn element_run(side: Side, o: &Options, frames: usize, warnings: &mut Vec<String
     imsm.set_property_from_str("overlap", &o.overlap);
     if side == Side::Up {
         imsm.set_property("global-motion", o.global_motion);
+        imsm.set_property("local-motion", o.local_motion);
     }
     imsm.set_property_from_str(
         "colour-conversion",
@@ -978,8 +990,8 @@ pub fn bench(o: &Options, out: &mut dyn Write) -> Result<Report, String> {
         if o.threads == 0 { "0 (ONNX Runtime decides)".to_string() } else { o.threads.to_string() }));
     p(out, format!("machine: {machine}"));
     p(out, format!("runtime: {runtime}, library load {:.0} ms", ms(rt_load)));
-    p(out, format!("graphs: {}; provider requested: {}; imsmup global-motion {}", o.models.display(), o.provider,
-        if o.global_motion { "on" } else { "off" }));
+    p(out, format!("graphs: {}; provider requested: {}; imsmup global-motion {}, local-motion {}", o.models.display(), o.provider,
+        if o.global_motion { "on" } else { "off" }, if o.local_motion { "on" } else { "off" }));
     let mut figures = Vec::new();
     for &side in o.element.sides() {
         let g = geometry(side, o);
@@ -1076,6 +1088,8 @@ mod tests {
 
         assert!(o.global_motion);
         assert!(!parse("--provider cpu --size 64x48 --global-motion off").unwrap().global_motion);
+        assert!(o.local_motion);
+        assert!(!parse("--provider cpu --size 64x48 --local-motion off").unwrap().local_motion);
         assert_eq!(parse("--provider cuda --size 64x48 --element down").unwrap().element, ElementChoice::Down);
         assert_eq!(parse("--provider auto --size 64x48 --element both").unwrap().provider, Provider::Auto);
         assert_eq!(parse_element("imsmup").unwrap(), ElementChoice::Up);

@@ -19,7 +19,7 @@ use ort::value::{DynValue, Tensor, TensorElementType, TensorValueType, Value, Va
 
 use super::color::{self, Colorimetry, Yuv420};
 use super::RgbFrame;
-use super::motion::Shift;
+use super::motion::{Alignment, Shift};
 use super::schedule::WINDOW_SLOTS;
 
 #[derive(Debug, thiserror::Error)]
@@ -440,7 +440,7 @@ const REVEAL: Contract = Contract {
 const SYNTH: Contract = Contract {
     graph: "synth",
     inputs: &[port("feat0", Elem::F32), port("feat1", Elem::F32), port("t", Elem::F32), port("out_size", Elem::I64)],
-    optional_inputs: &[port("shift0", Elem::I64), port("shift1", Elem::I64)],
+    optional_inputs: &[port("shift0", Elem::I64), port("shift1", Elem::I64), port("index0", Elem::I64), port("index1", Elem::I64)],
     outputs: &[port("frame", Elem::F32)],
 };
 
@@ -1037,10 +1037,17 @@ impl UpGraphs {
         self.synth.declares("shift0") && self.synth.declares("shift1")
     }
 
+    /// Whether the synth graph also takes per-pixel source indices (`index0`, `index1`): the
+    /// local-motion alignment ([`Alignment::Indices`]).
+    pub fn gathers(&self) -> bool {
+        self.aligns() && self.synth.declares("index0") && self.synth.declares("index1")
+    }
+
     /// Renders the frame at `t` in [0, 1] between the frames of `f0` and `f1`, `out_w` x
-    /// `out_h`, with the features moved by `shifts` ([`crate::engine::motion`]) first.
-    pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, shifts: [Shift; 2], out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
-        self.bind_synth(f0, f1, t, shifts, out_w, out_h)?;
+    /// `out_h`, with the features moved as `alignment` says ([`crate::engine::motion`])
+    /// first, as far as the graph takes it (see [`Self::aligns`], [`Self::gathers`]).
+    pub fn synth(&mut self, f0: &Features, f1: &Features, t: f32, alignment: &Alignment, out_w: usize, out_h: usize) -> Result<RgbFrame, ModelError> {
+        self.bind_synth(f0, f1, t, alignment, out_w, out_h)?;
         let g = &mut self.synth;
         g.bind_frame_output("frame", out_w, out_h)?;
         g.run_to_frame("frame", out_w, out_h)
@@ -1054,7 +1061,7 @@ impl UpGraphs {
         f0: &Features,
         f1: &Features,
         t: f32,
-        shifts: [Shift; 2],
+        alignment: &Alignment,
         out_w: usize,
         out_h: usize,
         colorimetry: Colorimetry,
@@ -1063,13 +1070,13 @@ impl UpGraphs {
         if self.colour.is_none() {
             return Err(self.synth.run_err("colour graphs are not loaded"));
         }
-        self.bind_synth(f0, f1, t, shifts, out_w, out_h)?;
+        self.bind_synth(f0, f1, t, alignment, out_w, out_h)?;
         let frame = self.synth.run_to_device("frame", out_w, out_h)?;
         self.colour.as_mut().expect("checked above").to_yuv(&frame, out_w, out_h, colorimetry, out)
     }
 
-    fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, shifts: [Shift; 2], out_w: usize, out_h: usize) -> Result<(), ModelError> {
-        let aligns = self.aligns();
+    fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, alignment: &Alignment, out_w: usize, out_h: usize) -> Result<(), ModelError> {
+        let (aligns, gathers) = (self.aligns(), self.gathers());
         let g = &mut self.synth;
         if f0.shape != f1.shape {
             return Err(g.run_err("neighbouring frames differ in size"));
@@ -1077,9 +1084,30 @@ impl UpGraphs {
         g.binding.bind_input("feat0", &f0.value).map_err(|e| g.run_err(e))?;
         g.binding.bind_input("feat1", &f1.value).map_err(|e| g.run_err(e))?;
         g.bind_small("t", &[t])?;
+        let shifts = match alignment {
+            Alignment::Shifts(s) => *s,
+            _ => [Shift::ZERO; 2],
+        };
         if aligns {
             g.bind_small("shift0", &shifts[0].as_input())?;
             g.bind_small("shift1", &shifts[1].as_input())?;
+        }
+        if gathers {
+            let (w, h) = f0.size();
+            match alignment {
+                Alignment::Indices(maps) => {
+                    if maps.iter().any(|m| m.len() != w * h || m.iter().any(|&i| i < 0 || i >= (w * h) as i64)) {
+                        return Err(g.run_err("local-motion indices do not match the features"));
+                    }
+                    g.bind_small("index0", &maps[0])?;
+                    g.bind_small("index1", &maps[1])?;
+                }
+                _ => {
+                    let identity: Vec<i64> = (0..(w * h) as i64).collect();
+                    g.bind_small("index0", &identity)?;
+                    g.bind_small("index1", &identity)?;
+                }
+            }
         }
         g.bind_small("out_size", &size_tensor(out_w, out_h))
     }
@@ -1232,15 +1260,25 @@ mod tests {
             for (bound, plain) in features.iter().zip(&plain_features) {
                 assert_eq!(bound.shape(), &plain.0[..]);
             }
-            // The trained graphs take the global-motion shifts; the reference graphs do not
-            // and render the same frame whatever shifts they are given.
+            // The trained graphs take the global- and local-motion alignment; the reference
+            // graphs do not and render the same frame whatever alignment they are given.
             let trained = dir.ends_with("imsm-small");
-            assert_eq!(graphs.aligns(), trained, "{}", dir.display());
-            let moved = [Shift::new(1, -2), Shift::new(-3, 0)];
-            for (a, b, t, shifts) in [(0usize, 1usize, 0.4f32, [Shift::ZERO; 2]), (1, 2, 0.75, moved), (0, 1, 0.0, [Shift::ZERO; 2])] {
-                let bound = graphs.synth(&features[a], &features[b], t, shifts, ow, oh).unwrap();
+            assert_eq!((graphs.aligns(), graphs.gathers()), (trained, trained), "{}", dir.display());
+            let moved = Alignment::Shifts([Shift::new(1, -2), Shift::new(-3, 0)]);
+            let n = (w * h) as i64;
+            let gathered = Alignment::Indices(Box::new([(0..n).map(|i| (i * 7 + 3) % n).collect(), (0..n).rev().collect()]));
+            for (a, b, t, alignment) in [(0usize, 1usize, 0.4f32, Alignment::None), (1, 2, 0.75, moved), (0, 1, 0.0, Alignment::None), (2, 0, 0.3, gathered)] {
+                let bound = graphs.synth(&features[a], &features[b], t, &alignment, ow, oh).unwrap();
                 let (tt, size) = ([t], [oh as i64, ow as i64]);
-                let (s0, s1) = (shifts[0].as_input(), shifts[1].as_input());
+                let (s0, s1) = match &alignment {
+                    Alignment::Shifts(s) => (s[0].as_input(), s[1].as_input()),
+                    _ => ([0; 2], [0; 2]),
+                };
+                let identity: Vec<i64> = (0..n).collect();
+                let (i0, i1) = match &alignment {
+                    Alignment::Indices(m) => (m[0].clone(), m[1].clone()),
+                    _ => (identity.clone(), identity),
+                };
                 let shape: Vec<usize> = plain_features[a].0.iter().map(|&d| d as usize).collect();
                 let mut inputs = ort::inputs![
                     "feat0" => tensor(shape.clone(), &plain_features[a].1),
@@ -1251,6 +1289,8 @@ mod tests {
                 if trained {
                     inputs.push(("shift0".into(), TensorRef::from_array_view(([2usize], &s0[..])).unwrap().into()));
                     inputs.push(("shift1".into(), TensorRef::from_array_view(([2usize], &s1[..])).unwrap().into()));
+                    inputs.push(("index0".into(), TensorRef::from_array_view(([i0.len()], &i0[..])).unwrap().into()));
+                    inputs.push(("index1".into(), TensorRef::from_array_view(([i1.len()], &i1[..])).unwrap().into()));
                 }
                 let out = synth.run(inputs).unwrap();
                 let (_, expected) = out["frame"].try_extract_tensor::<f32>().unwrap();
@@ -1258,8 +1298,16 @@ mod tests {
                 assert_eq!(max_abs_diff(&bound.data, expected), 0.0, "{} synth {a}-{b} at {t}", dir.display());
             }
             // A new output size rebinds the output tensor.
-            let small = graphs.synth(&features[0], &features[1], 0.5, [Shift::ZERO; 2], 7, 5).unwrap();
+            let small = graphs.synth(&features[0], &features[1], 0.5, &Alignment::None, 7, 5).unwrap();
             assert_eq!((small.width, small.height, small.data.len()), (7, 5, 3 * 35));
+            // Indices that do not fit the features are an error, not a read out of bounds.
+            if trained {
+                for bad in [vec![0i64; 5], vec![n; n as usize], vec![-1; n as usize]] {
+                    let alignment = Alignment::Indices(Box::new([bad, (0..n).collect()]));
+                    let err = graphs.synth(&features[0], &features[1], 0.5, &alignment, 7, 5).unwrap_err().to_string();
+                    assert!(err.contains("local-motion indices"), "{err}");
+                }
+            }
         }
     }
 
@@ -1382,10 +1430,10 @@ mod tests {
         let fh: Vec<Features> = frames[..2].iter().map(|f| host.reveal(as_rgb(f), 1.0).unwrap()).collect();
         let fd: Vec<Features> = frames[..2].iter().map(|f| dev.reveal_yuv(as_yuv(f), c, 1.0).unwrap()).collect();
         let (uw, uh) = (39, 27);
-        let shifts = [Shift::new(2, -1), Shift::new(-1, 1)];
-        let expected = encode(&host.synth(&fh[0], &fh[1], 0.4, shifts, uw, uh).unwrap());
+        let shifts = Alignment::Shifts([Shift::new(2, -1), Shift::new(-1, 1)]);
+        let expected = encode(&host.synth(&fh[0], &fh[1], 0.4, &shifts, uw, uh).unwrap());
         let mut got = Yuv420::new(0, 0);
-        dev.synth_yuv(&fd[0], &fd[1], 0.4, shifts, uw, uh, c, &mut got).unwrap();
+        dev.synth_yuv(&fd[0], &fd[1], 0.4, &shifts, uw, uh, c, &mut got).unwrap();
         assert_eq!(got, expected, "up");
         // Without the colour graphs the 4:2:0 entry points say so instead of guessing.
         let err = host.reveal_yuv(as_yuv(&frames[0]), c, 1.0).unwrap_err().to_string();

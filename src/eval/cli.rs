@@ -33,6 +33,7 @@ options:
   --models DIR      graphs for imsmdown/imsmup (default: the source tree's models/)
   --reference DIR   bicubic + blend reference graphs (default: models/reference/)
   --global-motion B imsmup's global-motion property, on or off (default on)
+  --local-motion B  imsmup's local-motion property, on or off (default on)
   --dump-frames     also write the source and every output as raw RGB under DIR/frames/
   --report-from DIR measure nothing: write results.md and rd.png again from DIR/results.json
                     (and DIR/meta.json when there) into --out (default DIR)
@@ -53,6 +54,8 @@ pub struct Options {
     pub reference: PathBuf,
     /// imsmup's `global-motion`.
     pub global_motion: bool,
+    /// imsmup's `local-motion`.
+    pub local_motion: bool,
     pub dump_frames: bool,
     /// Re-render the report of an earlier run instead of measuring.
     pub report_from: Option<PathBuf>,
@@ -75,6 +78,7 @@ impl Default for Options {
             reference: models.join("reference"),
             models,
             global_motion: true,
+            local_motion: true,
             dump_frames: false,
             report_from: None,
             clips: Vec::new(),
@@ -123,6 +127,13 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     "on" | "true" => true,
                     "off" | "false" => false,
                     v => return Err(format!("--global-motion: '{v}' is not on or off")),
+                }
+            }
+            "--local-motion" => {
+                o.local_motion = match value()?.as_str() {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    v => return Err(format!("--local-motion: '{v}' is not on or off")),
                 }
             }
             "--dump-frames" => o.dump_frames = true,
@@ -606,6 +617,7 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
             threads: o.threads,
             provider: o.provider.clone(),
             global_motion: o.global_motion,
+            local_motion: o.local_motion,
         },
         mci,
         progress: Progress::new(total, o.quiet),
@@ -653,11 +665,12 @@ pub fn evaluate(o: &Options, command: &str) -> Result<Outcome, String> {
         notes.push(format!("{label}: {}", dir.display()));
     }
     notes.push(format!(
-        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain, global-motion={}; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, the same of CRF - 1.5 for x265crfN, 0 for lossless (the training's mapping)",
+        "imsm elements: threads={}, provider={} (ran on: {}); imsmup stream-kind=imsm for imsm, plain for blend and imsm-plain, global-motion={}, local-motion={}; imsmdown channel-quality = (CRF - 10) / 25 clipped to [0, 1] for crfN, the same of CRF - 1.5 for x265crfN, 0 for lossless (the training's mapping)",
         o.threads,
         o.provider,
         if ctx.seen.providers.is_empty() { "-".to_string() } else { ctx.seen.providers.join(", ") },
         if o.global_motion { "on" } else { "off" },
+        if o.local_motion { "on" } else { "off" },
     ));
     notes.push("classic = videoscale (bilinear) + videorate; the low-rate stream is I420; x264enc pass=qual (CRF) speed-preset=medium threads=1 (deterministic) vbv-buf-capacity=0 (plain CRF, no cap at x264enc's default bitrate), keyframe every 2 s; decoded with avdec_h264".into());
     if o.channels.iter().any(|c| matches!(c, Channel::X265Crf(_))) {
@@ -794,6 +807,8 @@ mod tests {
         assert_eq!(o.threads, 2);
         assert!(o.global_motion);
         assert!(!parse_args(&args("--global-motion off x.mp4")).unwrap().unwrap().global_motion);
+        assert!(o.local_motion);
+        assert!(!parse_args(&args("--local-motion off x.mp4")).unwrap().unwrap().local_motion);
         let o = parse_args(&args("--settings=t2s2,60:24@1.5 --channels crf23 --threads 1 --methods imsm,direct x.mp4")).unwrap().unwrap();
         assert_eq!(o.settings[1].low_rate(), (24, 1));
         assert_eq!(o.channels, [Channel::Crf(23)]);
@@ -803,7 +818,7 @@ mod tests {
         let o = parse_args(&args("--report-from /tmp/run")).unwrap().unwrap();
         assert_eq!((o.report_from.as_deref(), o.out.as_path()), (Some(Path::new("/tmp/run")), Path::new("/tmp/run")));
         assert!(parse_args(&args("--report-from /tmp/run x.mp4")).is_err());
-        for bad in ["", "--frames 1 a", "--frames x a", "--bogus a", "--settings t9x a", "--channels crf99 a", "--out", "--provider gpu a", "--global-motion maybe a"] {
+        for bad in ["", "--frames 1 a", "--frames x a", "--bogus a", "--settings t9x a", "--channels crf99 a", "--out", "--provider gpu a", "--global-motion maybe a", "--local-motion 1 a"] {
             assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
         }
     }

@@ -563,6 +563,8 @@ pub struct ImsmConfig {
     pub provider: String,
     /// imsmup's `global-motion`.
     pub global_motion: bool,
+    /// imsmup's `local-motion`.
+    pub local_motion: bool,
 }
 
 impl ImsmConfig {
@@ -690,9 +692,10 @@ pub fn up_classic(lr: &Stream, w: usize, h: usize) -> Result<(Stream, RunInfo), 
 /// `stream-kind` (imsm, plain, auto).
 pub fn up_imsm(lr: &Stream, w: usize, h: usize, config: &ImsmConfig, dir: &Path, kind: &str) -> Result<(Stream, RunInfo), String> {
     let desc = format!(
-        "appsrc name=src ! imsmup {} stream-kind={kind} global-motion={} ! video/x-raw,format=RGB,width={w},height={h},framerate={SOURCE_FPS}/1 ! appsink name=sink",
+        "appsrc name=src ! imsmup {} stream-kind={kind} global-motion={} local-motion={} ! video/x-raw,format=RGB,width={w},height={h},framerate={SOURCE_FPS}/1 ! appsink name=sink",
         config.props(dir),
         config.global_motion,
+        config.local_motion,
     );
     let rate = lr.rate()?;
     let out_frames = (lr.len() as f64 * SOURCE_FPS as f64 * rate.1 as f64 / rate.0 as f64).ceil() as usize;

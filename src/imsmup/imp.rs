@@ -22,11 +22,12 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 pub struct UpExtra {
     stream_kind: StreamKind,
     global_motion: bool,
+    local_motion: bool,
 }
 
 impl Default for UpExtra {
     fn default() -> Self {
-        Self { stream_kind: StreamKind::default(), global_motion: true }
+        Self { stream_kind: StreamKind::default(), global_motion: true, local_motion: true }
     }
 }
 
@@ -35,6 +36,8 @@ pub struct Up {
     scheduler: UpScheduler<Received<Features>>,
     /// Measures each received frame's global motion (`global-motion`), if on.
     motion: Option<MotionTracker>,
+    /// Measure the local motion field too (`local-motion`).
+    local_motion: bool,
     out_w: usize,
     out_h: usize,
     hint: f32,
@@ -71,6 +74,7 @@ impl Resample for Up {
         Self {
             scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
             motion: extra.global_motion.then(MotionTracker::default),
+            local_motion: extra.local_motion,
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
@@ -81,11 +85,15 @@ impl Resample for Up {
     fn push(&mut self, models: &mut UpGraphs, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         // Measured only where the synth graph can use it (not the reference graphs).
         let motion = match &mut self.motion {
-            Some(tracker) if models.aligns() => tracker.observe(index, LumaPyramid::of(&frame)),
+            Some(tracker) if models.aligns() => tracker.observe(index, LumaPyramid::of(&frame), self.local_motion && models.gathers()),
             _ => None,
         };
-        if let Some(m) = motion {
-            gst::debug!(CAT, "received frame {index}: global motion (dy, dx) = ({}, {}) px from frame {}", m.shift.dy, m.shift.dx, m.from);
+        if let Some(m) = &motion {
+            let local = match &m.field {
+                Some(f) => format!(", {} of {} tiles move otherwise", f.departures(m.shift), f.rows() * f.cols()),
+                None => String::new(),
+            };
+            gst::debug!(CAT, "received frame {index}: global motion (dy, dx) = ({}, {}) px from frame {}{local}", m.shift.dy, m.shift.dx, m.from);
         }
         let (features, size) = match frame {
             FrameIn::Rgb(rgb) => {
@@ -128,6 +136,17 @@ impl Resample for Up {
                 .default_value(true)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecBoolean::builder("local-motion")
+                .nick("Local motion")
+                .blurb(
+                    "With global-motion: also measure the translation of each 32-pixel tile (within 16 px of \
+                     the global one) and move the features per pixel, the motion interpolated between \
+                     tiles, so that objects and parallax moving otherwise than the camera are rendered too \
+                     (graphs without index inputs use the global motion only)",
+                )
+                .default_value(true)
+                .mutable_ready()
+                .build(),
         ]
     }
 
@@ -135,6 +154,7 @@ impl Resample for Up {
         match pspec.name() {
             "stream-kind" => extra.stream_kind = value.get().unwrap(),
             "global-motion" => extra.global_motion = value.get().unwrap(),
+            "local-motion" => extra.local_motion = value.get().unwrap(),
             _ => {}
         }
     }
@@ -143,6 +163,7 @@ impl Resample for Up {
         match pspec.name() {
             "stream-kind" => extra.stream_kind.to_value(),
             "global-motion" => extra.global_motion.to_value(),
+            "local-motion" => extra.local_motion.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -153,15 +174,15 @@ impl Up {
         jobs.into_iter()
             .map(|job| {
                 let (w, h) = (self.out_w, self.out_h);
-                let shifts = job.next.shifts_from(job.prev_index, job.t, job.prev.features.size());
+                let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size());
                 let (f0, f1) = (&job.prev.features, &job.next.features);
                 let frame = match self.yuv_out {
                     Some(c) => {
                         let mut yuv = Yuv420::new(w, h);
-                        models.synth_yuv(f0, f1, job.t, shifts, w, h, c, &mut yuv)?;
+                        models.synth_yuv(f0, f1, job.t, &alignment, w, h, c, &mut yuv)?;
                         FrameOut::Yuv(yuv)
                     }
-                    None => FrameOut::Rgb(models.synth(f0, f1, job.t, shifts, w, h)?),
+                    None => FrameOut::Rgb(models.synth(f0, f1, job.t, &alignment, w, h)?),
                 };
                 Ok((job.index, frame))
             })
