@@ -79,9 +79,7 @@ impl Plane {
         }
         Some((sum / ((w - 2 * margin) * (h - 2 * margin)) as f64) as f32)
     }
-}
 
-impl Plane {
     /// Mean |next(y, x) - self(y - dy, x - dx)| over the rectangle [y0, y1) x [x0, x1) of
     /// `next`, reads of `self` clamped to its edges (a tile at the frame's edge is compared
     /// with the edge pixels its content came from as far as they are known).
