@@ -89,11 +89,18 @@ impl Resample for Up {
             _ => None,
         };
         if let Some(m) = &motion {
-            let local = match &m.field {
-                Some(f) => format!(", {} of {} tiles move otherwise", f.departures(m.shift), f.rows() * f.cols()),
-                None => String::new(),
-            };
-            gst::debug!(CAT, "received frame {index}: global motion (dy, dx) = ({}, {}) px from frame {}{local}", m.shift.dy, m.shift.dx, m.from);
+            // (the macro formats its arguments only when the category logs at this level)
+            gst::debug!(
+                CAT,
+                "received frame {index}: global motion (dy, dx) = ({}, {}) px from frame {}{}",
+                m.shift.dy,
+                m.shift.dx,
+                m.from,
+                match &m.field {
+                    Some(f) => format!(", {} of {} tiles move otherwise", f.departures(m.shift), f.rows() * f.cols()),
+                    None => String::new(),
+                }
+            );
         }
         let (features, size) = match frame {
             FrameIn::Rgb(rgb) => {
