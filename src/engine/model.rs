@@ -957,6 +957,9 @@ pub struct UpGraphs {
     synth: Graph,
     /// Present when 4:2:0 frames are converted by the colour graphs ([`ColourMode`]).
     colour: Option<ColourGraphs>,
+    /// The identity `index0` / `index1` (and its length), bound whenever a graph that
+    /// takes the indices gets no motion field: made once per feature size, not per frame.
+    identity: Option<(usize, Tensor<i64>)>,
 }
 
 impl UpGraphs {
@@ -975,7 +978,7 @@ impl UpGraphs {
         } else {
             None
         };
-        Ok((Self { reveal, synth, colour }, choice))
+        Ok((Self { reveal, synth, colour, identity: None }, choice))
     }
 
     /// Whether 4:2:0 frames go through [`Self::reveal_yuv`] / [`Self::synth_yuv`].
@@ -1077,7 +1080,7 @@ impl UpGraphs {
 
     fn bind_synth(&mut self, f0: &Features, f1: &Features, t: f32, alignment: &Alignment, out_w: usize, out_h: usize) -> Result<(), ModelError> {
         let (aligns, gathers) = (self.aligns(), self.gathers());
-        let g = &mut self.synth;
+        let Self { synth: g, identity, .. } = self;
         if f0.shape != f1.shape {
             return Err(g.run_err("neighbouring frames differ in size"));
         }
@@ -1103,9 +1106,14 @@ impl UpGraphs {
                     g.bind_small("index1", &maps[1])?;
                 }
                 _ => {
-                    let identity: Vec<i64> = (0..(w * h) as i64).collect();
-                    g.bind_small("index0", &identity)?;
-                    g.bind_small("index1", &identity)?;
+                    let n = w * h;
+                    if identity.as_ref().map_or(true, |(len, _)| *len != n) {
+                        let tensor = Tensor::from_array(([n], (0..n as i64).collect::<Vec<i64>>())).map_err(|e| g.run_err(e))?;
+                        *identity = Some((n, tensor));
+                    }
+                    let (_, tensor) = identity.as_ref().expect("made above");
+                    g.binding.bind_input("index0", tensor).map_err(|e| g.run_err(e))?;
+                    g.binding.bind_input("index1", tensor).map_err(|e| g.run_err(e))?;
                 }
             }
         }

@@ -273,10 +273,15 @@ pub fn shifts_at(g: Shift, t: f32, lr: (usize, usize), feat: (usize, usize)) -> 
         return [Shift::ZERO; 2];
     }
     let (sx, sy) = (feat.0 as f32 / lr.0 as f32, feat.1 as f32 / lr.1 as f32);
-    let reach = NEAR_REACH;
-    let beyond = |m: f32| m.signum() * (m.abs() - reach).max(0.0);
-    let at = |k: f32| Shift::new((beyond(k * g.dy as f32) * sy).round() as i32, (beyond(k * g.dx as f32) * sx).round() as i32);
+    let at = |k: f32| Shift::new(move_beyond_reach(k * g.dy as f32, sy), move_beyond_reach(k * g.dx as f32, sx));
     [at(t), at(t - 1.0)]
+}
+
+/// How far (whole pixels at a scale of `scale` per frame pixel) a frame `displacement`
+/// frame pixels from the output instant along one axis is moved: the part beyond
+/// [`NEAR_REACH`], rounded. The one rule of [`shifts_at`] and [`index_maps`].
+fn move_beyond_reach(displacement: f32, scale: f32) -> i32 {
+    (displacement.signum() * (displacement.abs() - NEAR_REACH).max(0.0) * scale).round() as i32
 }
 
 /// Side of the local motion field's tiles, in searched pixels (the frame's up to 1080p).
@@ -334,6 +339,21 @@ impl MotionField {
     }
 }
 
+/// Every translation within `radius` of `centre` with its mean difference over tile
+/// `ys` x `xs` ([`Plane::rect_diff`]) and reach, best first (ties: the shorter shift, then
+/// scan order).
+fn ranked(p: &Plane, n: &Plane, ys: (usize, usize), xs: (usize, usize), centre: Shift, radius: i32) -> Vec<(f32, usize, Shift)> {
+    let mut all = Vec::with_capacity(((2 * radius + 1) * (2 * radius + 1)) as usize);
+    for dy in centre.dy - radius..=centre.dy + radius {
+        for dx in centre.dx - radius..=centre.dx + radius {
+            let s = Shift::new(dy, dx);
+            all.push((p.rect_diff(n, s, ys, xs), s.reach(), s));
+        }
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all
+}
+
 /// Searches each tile's translation within [`LOCAL_RADIUS`] of the global motion `g`
 /// (frame pixels; zero where there is none): at half size first where the pyramid has
 /// that level, then +-1 at full size. A tile keeps `g` unless its own translation
@@ -354,18 +374,6 @@ pub fn local_field(prev: &LumaPyramid, next: &LumaPyramid, g: Shift) -> Option<M
     for r in 0..ey.len() - 1 {
         for c in 0..ex.len() - 1 {
             let (ys, xs) = ((ey[r], ey[r + 1]), (ex[c], ex[c + 1]));
-            // Every candidate within `radius` of `centre`, best first (ties: shorter shift).
-            let ranked = |p: &Plane, n: &Plane, ys: (usize, usize), xs: (usize, usize), centre: Shift, radius: i32| {
-                let mut all = Vec::with_capacity(((2 * radius + 1) * (2 * radius + 1)) as usize);
-                for dy in centre.dy - radius..=centre.dy + radius {
-                    for dx in centre.dx - radius..=centre.dx + radius {
-                        let s = Shift::new(dy, dx);
-                        all.push((p.rect_diff(n, s, ys, xs), s.reach(), s));
-                    }
-                }
-                all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                all
-            };
             // At half size first where the pyramid has that level: its best few candidates
             // are refined by +-1 at full size (one candidate alone is often wrong in a tile
             // that is half occluded, its detail halved).
@@ -386,8 +394,7 @@ pub fn local_field(prev: &LumaPyramid, next: &LumaPyramid, g: Shift) -> Option<M
                     best = top;
                 }
             }
-            let centre = best.2;
-            let own = p0.rect_diff(n0, centre, ys, xs);
+            let (own, _, centre) = best;
             let global = p0.rect_diff(n0, g0, ys, xs);
             let s = if own < LOCAL_ACCEPT * global { centre } else { g0 };
             shifts.push(Shift::new(s.dy * k as i32, s.dx * k as i32));
@@ -432,19 +439,17 @@ pub fn index_maps(field: &MotionField, t: f32, feat: (usize, usize)) -> [Vec<i64
     let (sx, sy) = (fw as f32 / field.size.0.max(1) as f32, fh as f32 / field.size.1.max(1) as f32);
     let rows = tile_weights(&field.edges_y, field.size.1, fh);
     let cols = tile_weights(&field.edges_x, field.size.0, fw);
-    let beyond = |m: f32| m.signum() * (m.abs() - NEAR_REACH).max(0.0);
     let mut maps = [Vec::with_capacity(fw * fh), Vec::with_capacity(fw * fh)];
     for (y, &(r0, r1, wy)) in rows.iter().enumerate() {
         for (x, &(c0, c1, wx)) in cols.iter().enumerate() {
-            let at = |r, c| field.tile(r, c);
-            let mix = |f: fn(Shift) -> i32| {
-                let v = |s: Shift| f(s) as f32;
-                (v(at(r0, c0)) * (1.0 - wx) + v(at(r0, c1)) * wx) * (1.0 - wy) + (v(at(r1, c0)) * (1.0 - wx) + v(at(r1, c1)) * wx) * wy
+            let (a, b, c, d) = (field.tile(r0, c0), field.tile(r0, c1), field.tile(r1, c0), field.tile(r1, c1));
+            let bilinear = |a: i32, b: i32, c: i32, d: i32| {
+                (a as f32 * (1.0 - wx) + b as f32 * wx) * (1.0 - wy) + (c as f32 * (1.0 - wx) + d as f32 * wx) * wy
             };
-            let (dy, dx) = (mix(|s| s.dy), mix(|s| s.dx));
+            let (dy, dx) = (bilinear(a.dy, b.dy, c.dy, d.dy), bilinear(a.dx, b.dx, c.dx, d.dx));
             for (map, k) in maps.iter_mut().zip([t, t - 1.0]) {
-                let my = (beyond(k * dy) * sy).round() as i64;
-                let mx = (beyond(k * dx) * sx).round() as i64;
+                let my = move_beyond_reach(k * dy, sy) as i64;
+                let mx = move_beyond_reach(k * dx, sx) as i64;
                 let src_y = (y as i64 - my).clamp(0, fh as i64 - 1);
                 let src_x = (x as i64 - mx).clamp(0, fw as i64 - 1);
                 map.push(src_y * fw as i64 + src_x);
