@@ -70,10 +70,10 @@ usage: imsm-bench --provider cpu|cuda|tensorrt|auto --size WxH [options]
                   the CPU), host or graphs (ONNX Runtime, wherever the graphs run);
                   the element property colour-conversion (default auto)
   --overlap O     the elements' overlap property: auto (on with a GPU), on or off
+                  (elements only: the engine figure runs the graphs on the calling thread)
   --global-motion B  imsmup's global-motion (on or off, default on), in the engine
                   and the element figures
   --local-motion B   imsmup's local-motion (on or off, default on), likewise
-                  (elements only: the engine figure runs the graphs on the calling thread)
   -h, --help      this text
 ";
 
@@ -236,18 +236,16 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     v => return Err(format!("--colour: '{v}' is not auto, host or graphs")),
                 }
             }
-            "--global-motion" => {
-                o.global_motion = match value()?.as_str() {
+            "--global-motion" | "--local-motion" => {
+                let on = match value()?.as_str() {
                     "on" => true,
                     "off" => false,
-                    v => return Err(format!("--global-motion: '{v}' is not on or off")),
-                }
-            }
-            "--local-motion" => {
-                o.local_motion = match value()?.as_str() {
-                    "on" => true,
-                    "off" => false,
-                    v => return Err(format!("--local-motion: '{v}' is not on or off")),
+                    v => return Err(format!("{name}: '{v}' is not on or off")),
+                };
+                if name == "--global-motion" {
+                    o.global_motion = on;
+                } else {
+                    o.local_motion = on;
                 }
             }
             "--overlap" => {

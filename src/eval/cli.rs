@@ -122,18 +122,16 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             }
             "--models" => o.models = PathBuf::from(value()?),
             "--reference" => o.reference = PathBuf::from(value()?),
-            "--global-motion" => {
-                o.global_motion = match value()?.as_str() {
+            "--global-motion" | "--local-motion" => {
+                let on = match value()?.as_str() {
                     "on" | "true" => true,
                     "off" | "false" => false,
-                    v => return Err(format!("--global-motion: '{v}' is not on or off")),
-                }
-            }
-            "--local-motion" => {
-                o.local_motion = match value()?.as_str() {
-                    "on" | "true" => true,
-                    "off" | "false" => false,
-                    v => return Err(format!("--local-motion: '{v}' is not on or off")),
+                    v => return Err(format!("{name}: '{v}' is not on or off")),
+                };
+                if name == "--global-motion" {
+                    o.global_motion = on;
+                } else {
+                    o.local_motion = on;
                 }
             }
             "--dump-frames" => o.dump_frames = true,
