@@ -24,7 +24,7 @@ options:
   --channels LIST   lossless, crfN (x264 constant quality N, 0-50) and/or
                     x265crfN (x265, CRF N, 0-51; not in the RD view / BD-rate)
                     (default lossless,crf18,crf23,crf28)
-  --methods LIST    subset of classic,blend,mci,imsm-plain,imsm,direct (default all)
+  --methods LIST    subset of classic,blend,mci,imsm-plain,imsm-cover,imsm,direct (default all)
   --frames N        source frames per clip (default 60)
   --out DIR         where results.json, results.md and rd.png go (default imsm-eval-out)
   --threads N       ONNX Runtime threads of the imsm elements (default 2)
@@ -229,14 +229,16 @@ fn steps_per_clip(o: &Options, mci: bool) -> usize {
     let m = |x: Method| o.methods.contains(&x) as usize;
     let classic = needs_classic(&o.methods) as usize;
     let imsm = m(Method::Imsm);
+    let cover = m(Method::ImsmCover);
     let codecs = o.channels.iter().filter(|c| c.is_codec()).count();
-    let ups = m(Method::Classic) + m(Method::Blend) + m(Method::ImsmPlain) + (m(Method::Mci) * mci as usize) + imsm;
+    let ups = m(Method::Classic) + m(Method::Blend) + m(Method::ImsmPlain) + (m(Method::Mci) * mci as usize) + cover + imsm;
     // imsmdown once per distinct channel quality.
     let mut qualities: Vec<u64> = o.channels.iter().map(|c| c.quality_hint().to_bits()).collect();
     qualities.sort_unstable();
     qualities.dedup();
     let downs = classic + imsm * qualities.len();
-    let per_setting = downs + (classic.max(imsm)) + codecs * (classic + imsm) + o.channels.len() * ups;
+    let reference = classic.max(imsm).max(cover);
+    let per_setting = downs + reference + codecs * (classic + cover + imsm) + o.channels.len() * ups;
     let direct = m(Method::Direct) * codecs;
     1 + o.settings.len() * per_setting + direct
 }
@@ -446,12 +448,15 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
                 imsm_lrs.push((q.to_bits(), lr));
             }
         }
-        let reference = if classic_family || has(Method::Imsm) {
+        // The reference imsmdown's stream: what every low-rate stream's PSNR is measured
+        // against, and imsm-cover's stream (imsmdown's cover, nothing hidden).
+        let reference = if classic_family || has(Method::Imsm) || has(Method::ImsmCover) {
             ctx.progress.step(&format!("{tag}: reference down"));
             attempt!(
                 format!("{}: reference imsmdown", setting.name),
                 pipelines::down_imsm(&source.stream, &source.i420, lw, lh, rate, &ctx.imsm, &ctx.imsm.reference, 0.0)
-                    .and_then(|(s, info)| Ok((pipelines::to_rgb_frames(&s, rate)?, info)))
+                    .map(|(s, info)| (cut_to_span(s, setting, source.frames.len()), info))
+                    .and_then(|(s, info)| Ok((pipelines::to_rgb_frames(&s, rate)?, s, info)))
             )
         } else {
             None
@@ -459,10 +464,13 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
         for (_, info) in classic_lr.iter().chain(imsm_lrs.iter().filter_map(|(_, lr)| lr.as_ref())) {
             ctx.seen.absorb(info);
         }
-        if let Some((_, info)) = &reference {
+        if let Some((_, _, info)) = &reference {
             ctx.seen.absorb(info);
         }
-        let reference = reference.map(|(r, _)| r);
+        let (reference, cover) = match reference {
+            Some((r, s, _)) => (Some(r), Some(s)),
+            None => (None, None),
+        };
 
         for &ch in &o.channels {
             let tag = format!("{tag} {ch}");
@@ -508,12 +516,21 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
                     }
                 }
             }
+            // imsm-cover: imsmdown's cover (the reference down: the plain downscale of the
+            // frames blended at each low-rate instant, nothing hidden), imsmup told `plain`;
+            // imsm: imsmdown's stream, imsmup told `imsm`. Same channel, same graphs: the
+            // difference between the two is what the hiding itself gives.
             let imsm_lr = imsm_lrs.iter().find(|(bits, _)| *bits == ch.quality_hint().to_bits()).and_then(|(_, lr)| lr.as_ref());
-            if let Some((lr, _)) = imsm_lr {
+            let sent = [
+                (Method::ImsmCover, cover.as_ref().filter(|_| has(Method::ImsmCover)), "plain"),
+                (Method::Imsm, imsm_lr.map(|(lr, _)| lr), "imsm"),
+            ];
+            for (method, lr, kind) in sent {
+                let Some(lr) = lr else { continue };
                 if ch.is_codec() {
-                    ctx.progress.step(&format!("{tag}: imsm channel"));
+                    ctx.progress.step(&format!("{tag}: {method} channel"));
                 }
-                match attempt!(format!("{} {ch}: imsm channel", setting.name), pipelines::channel(lr, ch)) {
+                match attempt!(format!("{} {ch}: {method} channel", setting.name), pipelines::channel(lr, ch)) {
                     None => ctx.progress.skip(1),
                     Some((rx, bytes)) => {
                         let k = bytes.and_then(|b| kbps(b, lr.len() as u64, rate));
@@ -521,17 +538,17 @@ fn measure_clip(ctx: &mut Ctx, clip: &Path, source: &Source) -> ClipResult {
                             Some(r) => attempt!(format!("{} {ch}: LR PSNR", setting.name), lr_psnr(&rx, r)).flatten(),
                             None => None,
                         };
-                        ctx.progress.step(&format!("{tag}: imsm"));
-                        let out = pipelines::up_imsm(&rx, w, h, &ctx.imsm, &ctx.imsm.models, "imsm");
-                        if let Some((out, info)) = attempt!(format!("{} {ch}: imsm", setting.name), out) {
+                        ctx.progress.step(&format!("{tag}: {method}"));
+                        let out = pipelines::up_imsm(&rx, w, h, &ctx.imsm, &ctx.imsm.models, kind);
+                        if let Some((out, info)) = attempt!(format!("{} {ch}: {method}", setting.name), out) {
                             ctx.seen.absorb(&info);
-                            if let Some(m) = attempt!(format!("{} {ch}: imsm: measuring", setting.name), measure_output(ctx, source, &out, Some(setting))) {
+                            if let Some(m) = attempt!(format!("{} {ch}: {method}: measuring", setting.name), measure_output(ctx, source, &out, Some(setting))) {
                                 if o.dump_frames {
                                     if let Ok(f) = pipelines::to_rgb_frames(&out, (SOURCE_FPS as i32, 1)) {
-                                        let _ = dump(&dump_dir, &format!("{}_{ch}_imsm", setting.name), &f, source.frames.len());
+                                        let _ = dump(&dump_dir, &format!("{}_{ch}_{method}", setting.name), &f, source.frames.len());
                                     }
                                 }
-                                records.push(record(&name, setting, ch, Method::Imsm, &m, k, lr_val, lr.len()));
+                                records.push(record(&name, setting, ch, method, &m, k, lr_val, lr.len()));
                             }
                         }
                     }
@@ -801,7 +818,7 @@ mod tests {
         assert_eq!(o.clips, [PathBuf::from("a.mp4"), PathBuf::from("b.mkv")]);
         assert_eq!(o.settings.len(), 3);
         assert_eq!(o.channels.len(), 4);
-        assert_eq!(o.methods.len(), 6);
+        assert_eq!(o.methods.len(), 7);
         assert_eq!(o.threads, 2);
         assert!(o.global_motion);
         assert!(!parse_args(&args("--global-motion off x.mp4")).unwrap().unwrap().global_motion);
@@ -825,9 +842,13 @@ mod tests {
     fn step_count_matches_plan() {
         let o = parse_args(&args("--settings t2s2 --channels lossless,crf23 x.mp4")).unwrap().unwrap();
         // decode 1; per setting: classic down, imsmdown at channel-quality 0 and 0.52,
-        // reference down (4) + 2 codec channel runs + 2 channels x 5 ups; direct: 1 codec run.
-        assert_eq!(steps_per_clip(&o, true), 1 + (4 + 2 + 10) + 1);
-        assert_eq!(steps_per_clip(&o, false), 1 + (4 + 2 + 8) + 1);
+        // reference down (4) + 3 codec channel runs (classic, cover, imsm) + 2 channels x 6
+        // ups; direct: 1 codec run.
+        assert_eq!(steps_per_clip(&o, true), 1 + (4 + 3 + 12) + 1);
+        assert_eq!(steps_per_clip(&o, false), 1 + (4 + 3 + 10) + 1);
+        // imsm-cover alone: the reference down, its codec run, one up per channel.
+        let o = parse_args(&args("--settings t2s2 --channels lossless,crf23 --methods imsm-cover x.mp4")).unwrap().unwrap();
+        assert_eq!(steps_per_clip(&o, true), 1 + (1 + 1 + 2));
         // Channels with the same quality hint share one imsmdown run.
         let o = parse_args(&args("--settings t2s2 --channels crf5,crf8 --methods imsm x.mp4")).unwrap().unwrap();
         assert_eq!(steps_per_clip(&o, true), 1 + (1 + 1 + 2 + 2));

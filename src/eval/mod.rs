@@ -10,6 +10,9 @@
 //! - `mci`: ffmpeg's minterpolate (mci) + bicubic, on the classic stream (skipped when
 //!   ffmpeg is missing);
 //! - `imsm-plain`: imsmup (default graphs) on the classic stream;
+//! - `imsm-cover`: imsmup (default graphs, told `plain`) on imsmdown's cover: the
+//!   reference down's plain downscale of the frames blended at each low-rate instant,
+//!   nothing hidden (imsm minus imsm-cover is what the hiding itself gives);
 //! - `imsm`: imsmdown -> channel -> imsmup;
 //! - `direct`: the full-rate, full-size source through the channel.
 //!

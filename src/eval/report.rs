@@ -288,6 +288,7 @@ fn method_color(m: &str) -> plotters::style::RGBColor {
         "blend" => RGBColor(31, 119, 180),
         "mci" => RGBColor(44, 160, 44),
         "imsm-plain" => RGBColor(255, 127, 14),
+        "imsm-cover" => RGBColor(140, 86, 75),
         "imsm" => RGBColor(214, 39, 40),
         "direct" => RGBColor(0, 0, 0),
         _ => RGBColor(148, 103, 189),
@@ -449,6 +450,7 @@ fn plot_with(panels: &[(String, Vec<Curve>)], settings: &[Setting], path: &Path,
                 "blend" => chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 7, color.stroke_width(2)))).map(|_| ()),
                 "mci" => chart.draw_series(pts.into_iter().map(|p| TriangleMarker::new(p, 6, color.filled()))).map(|_| ()),
                 "imsm-plain" => chart.draw_series(pts.into_iter().map(|p| Cross::new(p, 5, color.stroke_width(2)))).map(|_| ()),
+                "imsm-cover" => chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 6, color.stroke_width(2)))).map(|_| ()),
                 _ => chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map(|_| ()),
             }
             .map_err(|e| err(&e))?;
@@ -600,7 +602,7 @@ mod tests {
         // The lossless table comes before the crf23 one.
         assert!(md.find("lossless\n").unwrap() < md.find("crf23\n").unwrap());
         assert!(md.contains("## PSNR by clip"));
-        assert!(md.contains("| b.mp4 | t2s2 | lossless | - | - | - | - | 32.00 | - |"), "{md}");
+        assert!(md.contains("| b.mp4 | t2s2 | lossless | - | - | - | - | - | 32.00 | - |"), "{md}");
         assert!(md.contains("- mci skipped: ffmpeg not found"));
     }
 

@@ -256,6 +256,10 @@ pub enum Method {
     Mci,
     /// imsmup (default graphs) on the classic stream.
     ImsmPlain,
+    /// imsmup told `plain` on imsmdown's cover: the reference down's plain downscale of the
+    /// frames blended at each low-rate instant, with nothing hidden. Against imsm it shows
+    /// what the hiding itself gives; against imsm-plain, what sampling at the instants gives.
+    ImsmCover,
     /// imsmdown -> channel -> imsmup.
     Imsm,
     /// The full-rate, full-size source through the same channel.
@@ -263,7 +267,8 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [Method::Classic, Method::Blend, Method::Mci, Method::ImsmPlain, Method::Imsm, Method::Direct];
+    pub const ALL: [Method; 7] =
+        [Method::Classic, Method::Blend, Method::Mci, Method::ImsmPlain, Method::ImsmCover, Method::Imsm, Method::Direct];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -271,6 +276,7 @@ impl Method {
             Method::Blend => "blend",
             Method::Mci => "mci",
             Method::ImsmPlain => "imsm-plain",
+            Method::ImsmCover => "imsm-cover",
             Method::Imsm => "imsm",
             Method::Direct => "direct",
         }
@@ -431,6 +437,7 @@ mod tests {
     fn methods() {
         assert_eq!(Method::parse_list("imsm,classic,imsm").unwrap(), [Method::Classic, Method::Imsm]);
         assert_eq!(Method::parse("imsm-plain"), Ok(Method::ImsmPlain));
+        assert_eq!(Method::parse("imsm-cover"), Ok(Method::ImsmCover));
         assert!(Method::parse("bicubic").is_err());
     }
 
