@@ -11,6 +11,9 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   window with no valid slot;
 - the cover guard (frames under the bar brought to it, the others untouched; export parity);
 - the `never_worse` hinge of the codec fine-tune (sign, fixed plain side, gradients);
+- alignment in the loop (`small-aligned`): the global shift and the "beyond 2 px" rule as
+  the engine has them, a widened checkpoint unchanged, the synth's displacement maps in
+  the exported graph equal to the training's;
 - the training and export code paths compute the same; the window rules; the channel;
 - an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation), then
   reexport.py on its directory (same graphs from the checkpoint, an "exports" entry) and
@@ -88,7 +91,7 @@ if os.environ.get("IMSM_TEST_FIXTURE_VIDEO") == "1" or (not os.environ.get("IMSM
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imsm import CONTRACT, checks, config, data, export, models  # noqa: E402
+from imsm import CONTRACT, checks, config, data, export, models, ops  # noqa: E402
 from imsm import channel as chn  # noqa: E402
 
 torch.set_num_threads(1)
@@ -348,8 +351,8 @@ def test_never_worse_gap():
     from imsm.trainer import Trainer
 
     torch.manual_seed(4)
-    tr = Trainer.__new__(Trainer)  # only `system` is needed here (no data, no optimiser)
-    tr.system = perturbed_system(4)
+    tr = Trainer.__new__(Trainer)  # only `system` and `cfg` are needed here (no data, no optimiser)
+    tr.system, tr.cfg = perturbed_system(4), {}
     n, k, h, w = 3, 2, 24, 32
     target = torch.rand(n * k, 3, h, w)
     cover = torch.rand(2 * n, 3, h // 2, w // 2)
@@ -369,6 +372,94 @@ def test_never_worse_gap():
     torch.relu(gap).sum().backward()
     assert noise.grad is not None and float(noise.grad.abs().sum()) > 0
     assert all(p.grad is None for p in tr.system.parameters()), "the plain side must not be trained by the hinge"
+
+
+def test_alignment_in_the_loop():
+    """`small-aligned`: the training measures each pair's global shift as imsmup does, moves
+    both frames' features by the engine's rule, and (with `synth_shift_maps`) tells the synth
+    each frame's displacement; the exported graph computes the same maps from shift0 / index0."""
+    from imsm.trainer import Trainer, global_shifts, move_beyond_reach
+
+    # the global shift: a pan found, a still pair and one under 3 px left alone
+    g = torch.Generator().manual_seed(5)
+    a = torch.nn.functional.avg_pool2d(torch.rand(4, 3, 40, 48, generator=g), 3, 1, 1)
+    b = a.clone()
+    b[0] = ops.shift_torch(a[0:1], torch.tensor([5, -4]))[0]
+    b[2] = ops.shift_torch(a[2:3], torch.tensor([0, 2]))[0]
+    b[3] = ops.shift_torch(a[3:4], torch.tensor([-10, 9]))[0]
+    assert global_shifts(a, b).tolist() == [[5, -4], [0, 0], [0, 0], [-10, 9]], global_shifts(a, b)
+    assert global_shifts(a[:, :, :8, :8], b[:, :, :8, :8]).abs().sum() == 0  # too small to search
+    # the engine's move_beyond_reach: beyond 2 px, rounded half away from zero
+    d = torch.tensor([[2.5, -2.5], [4.4, -7.6], [1.0, 0.0], [-2.0, 3.49]])
+    assert move_beyond_reach(d).tolist() == [[1, -1], [2, -6], [0, 0], [0, 1]]
+    # a checkpoint widened for the displacement maps renders as before, maps or not (up to the
+    # convolution's summation order over more input channels)
+    old = perturbed_system(6)
+    new = models.System(dict(old.cfg, synth_shift_maps=True)).eval()
+    new.load_state_dict(models.widen_for_shift_maps(old.state_dict()))
+    c = models.feature_channels(old.cfg)
+    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
+    t = torch.tensor([0.4])
+    with torch.no_grad():
+        want = old.synth(f0, f1, t, (22, 28))
+        dm = torch.full((1, 2, 11, 14), 3.0)
+        for d in (None, dm):
+            got = new.synth(f0, f1, t, (22, 28), d0=d, d1=None if d is None else -d)
+            assert float((got - want).abs().max()) < 1e-5, float((got - want).abs().max())
+    # render: a still pair is not moved (aligned or not, the same frames up to the trunk's
+    # batching); a panned one is
+    tr = Trainer.__new__(Trainer)
+    tr.system, tr.cfg = perturbed_system(7), {"align": True}
+    with torch.no_grad():
+        f = torch.rand(2, c, 40, 48, generator=g)
+        tt = torch.tensor([[0.5, 0.1], [0.5, 0.9]])
+        aligned = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
+        tr.cfg = {"align": False}
+        plain = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
+        assert float((aligned - plain).abs().max()) < 1e-5 and tr.aligned_share == 0.0
+        tr.cfg = {"align": True}
+        tr.render(f[:1], f[1:], a[3:4], b[3:4], tt[:1], (40, 48))  # g = (-10, 9): both instants move
+        assert tr.aligned_share == 1.0
+    # exported with the maps: the graph's maps are (y, x) - source + shift, as ops.displacement
+    # computes them, at every pixel of a random gather
+    s = perturbed_system(8)
+    s.cfg["synth_shift_maps"] = True
+    s2 = models.System(s.cfg).eval()
+    s2.load_state_dict(models.widen_for_shift_maps(s.state_dict()))
+    with torch.no_grad():
+        s2.synth.inp.weight[:, 2 * c:].normal_(0, 0.2)  # the maps matter
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(s2, dd, "imsm-test")
+        checks.check_contract(paths["synth"], "synth")
+        err = checks.parity(s2, paths, [(37, 53, 19, 27), (16, 16, 8, 8), (9, 7, 9, 7), (3, 2, 1, 1)], seed=4)
+        assert max(err.values()) < 1e-3, err
+        ss = checks.session(paths["synth"])
+        r = np.random.default_rng(3)
+        h, w = 7, 10
+        idx = r.integers(0, h * w, h * w).astype(np.int64)
+        sh = np.array([2, -3], np.int64)
+        ys, xs = np.divmod(np.arange(h * w), w)
+        iy, ix = np.divmod(idx, w)
+        want_maps = np.stack([ys - iy + 2, xs - ix - 3]).reshape(1, 2, h, w).astype(np.float32)
+        got_maps = ops.displacement(torch.from_numpy(sh), torch.from_numpy(idx), torch.zeros(1, c, h, w)).numpy()
+        assert np.array_equal(got_maps, want_maps)
+        fe0, fe1 = (r.random((1, c, h, w), dtype=np.float32) for _ in range(2))
+        ident = np.arange(h * w, dtype=np.int64)
+        feeds = {"feat0": fe0, "feat1": fe1, "t": np.array([0.5], np.float32), "out_size": np.array([14, 20], np.int64),
+                 "shift0": sh, "shift1": np.zeros(2, np.int64), "index0": idx, "index1": ident}
+        got = ss.run(None, feeds)[0]
+        with torch.no_grad():
+            moved0 = ops.gather_torch(ops.shift_torch(torch.from_numpy(fe0), torch.from_numpy(sh)), torch.from_numpy(idx))
+            ref = s2.synth(moved0, torch.from_numpy(fe1), torch.tensor([0.5]), (14, 20),
+                           d0=torch.from_numpy(want_maps), d1=torch.zeros(1, 2, h, w)).numpy()
+        assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
+        unaware = ss.run(None, dict(feeds, shift0=np.zeros(2, np.int64), index0=ident))[0]
+        assert np.abs(got - unaware).max() > 1e-3
+    # the ablation's switch: --set net.synth_shift_maps=false changes this run's network only
+    cfg = config.get("small-aligned")
+    config.override(cfg, "net.synth_shift_maps=false")
+    assert cfg["net"]["synth_shift_maps"] is False and config.CONFIGS["small-aligned"]["net"]["synth_shift_maps"]
+    print(f"  parity with displacement maps {err}")
 
 
 def test_smoke_small():
@@ -561,7 +652,8 @@ def check_shipped_graphs(d):
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_never_worse_gap, test_shipped_small_graphs, test_smoke_small,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_never_worse_gap, test_alignment_in_the_loop,
+         test_shipped_small_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 
 

@@ -28,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imsm import CONTRACT, checks, config, data, evaluate, export  # noqa: E402
+from imsm import CONTRACT, checks, config, data, evaluate, export, models  # noqa: E402
 from imsm.trainer import Trainer  # noqa: E402
 
 REPO = os.path.dirname(HERE)
@@ -96,10 +96,17 @@ def read_init(path, net, error):
     ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     # the cover guard acts only in the exported down graph: it does not change the weights
     def arch(n):
-        return {k: v for k, v in (n or {}).items() if k != "cover_guard_psnr"}
+        # nor does a synth_shift_maps that is off (the networks before it had no such key)
+        return {k: v for k, v in (n or {}).items()
+                if k != "cover_guard_psnr" and not (k == "synth_shift_maps" and not v)}
 
-    if arch(ck.get("net")) != arch(net):
+    state = ck["state"]
+    widen = net.get("synth_shift_maps") and not (ck.get("net") or {}).get("synth_shift_maps")
+    if arch(ck.get("net")) != arch(net) and not (widen and arch(dict(ck.get("net") or {}, synth_shift_maps=True))
+                                                 == arch(net)):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
+    if widen:  # the synth's displacement maps start with zero weights: the same network at first
+        state = models.widen_for_shift_maps(state)
     digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")
@@ -107,7 +114,7 @@ def read_init(path, net, error):
         with open(prov) as f:
             model = json.load(f).get("model")
     rel = os.path.relpath(os.path.abspath(ck_path), REPO)
-    return ck["state"], {"path": rel if not rel.startswith("..") else os.path.abspath(ck_path), "sha256": digest,
+    return state, {"path": rel if not rel.startswith("..") else os.path.abspath(ck_path), "sha256": digest,
                          "model": model, "step": ck.get("step"), "config": ck.get("config", {}).get("name")}
 
 

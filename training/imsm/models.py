@@ -16,7 +16,8 @@ Receiver:
            CNN predicts flows (scaled by t and 1 - t), an occlusion logit, an LR
            correction and LR features; output = bicubic(warped blend + correction,
            out_size) + a per-pixel MLP over the bilinearly resized LR features and the
-           scale ratio (continuous in t and in output size).
+           scale ratio (continuous in t and in output size). With `synth_shift_maps`
+           the trunk also reads each frame's alignment displacement (ops.displacement).
 Every last layer that writes into the image path is zero-initialised, so an untrained
 system is exactly the reference (bicubic + linear blend) and the IMSM is the identity.
 """
@@ -29,6 +30,10 @@ from . import SLOTS
 from . import ops
 
 TAUS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)
+# The synth's displacement maps: (dy, dx) per frame, scaled so that a typical move of a
+# few feature pixels is a value of order one.
+DISP_CHANNELS = 2
+DISP_SCALE = 1.0 / 8.0
 
 
 def conv(cin, cout, k=3, stride=1, zero=False):
@@ -213,8 +218,12 @@ class Synth(nn.Module):
         cf = 3 + cfg["feat_ch"]
         c = cfg["syn_ch"]
         self.cg = cfg["hr_ch"]
-        # pair trunk (independent of t: computed once per pair of LR frames in training)
-        self.inp = conv(2 * cf, c)
+        # told the alignment: each frame's displacement map (models.DISP_CHANNELS) enters the
+        # trunk next to its features, so that hidden motion is read in the frame it was
+        # written for (zero-initialised when widened from a checkpoint without it)
+        self.shift_maps = bool(cfg.get("synth_shift_maps", False))
+        # pair trunk (independent of t without alignment: computed once per pair in training)
+        self.inp = conv(2 * cf + (2 * DISP_CHANNELS if self.shift_maps else 0), c)
         self.pre = ResBlock(c)
         self.down = conv(c, c, stride=2)
         self.low = nn.Sequential(*[ResBlock(c) for _ in range(cfg["syn_low_blocks"])])
@@ -228,8 +237,15 @@ class Synth(nn.Module):
         self.mlp2 = conv(cfg["mlp_ch"], 3, k=1, zero=True)
         self.flow_scale = cfg.get("flow_scale", 4.0)
 
-    def trunk(self, f0, f1, exporting=False):
-        x = act(self.inp(torch.cat([f0, f1], 1)))
+    def trunk(self, f0, f1, exporting=False, d0=None, d1=None):
+        """`d0`, `d1`: [N, 2, h, w] displacement (dy, dx feature pixels) of each frame's
+        alignment (ops.displacement), read only by a network with `synth_shift_maps`;
+        None = not moved."""
+        parts = [f0, f1]
+        if self.shift_maps:
+            zero = f0[:, :DISP_CHANNELS] * 0.0
+            parts += [zero if d is None else d * DISP_SCALE for d in (d0, d1)]
+        x = act(self.inp(torch.cat(parts, 1)))
         x = self.pre(x)
         low = self.low(act(self.down(x)))
         return x + ops.resize_like(low, x, exporting)
@@ -254,8 +270,8 @@ class Synth(nn.Module):
         hr = hr + self.mlp2(act(self.mlp1(g)))
         return hr.clamp(0.0, 1.0)
 
-    def forward(self, f0, f1, t, size, exporting=False):
-        return self.head(self.trunk(f0, f1, exporting), f0, f1, t, size, exporting)
+    def forward(self, f0, f1, t, size, exporting=False, d0=None, d1=None):
+        return self.head(self.trunk(f0, f1, exporting, d0, d1), f0, f1, t, size, exporting)
 
 
 class System(nn.Module):
@@ -339,9 +355,25 @@ class SynthGraph(nn.Module):
         # The engine's motion alignment (models/README.md, synth): each frame's features
         # moved by whole pixels towards the output instant before the network, as a whole
         # (shift0 / shift1: global motion) and then per pixel (index0 / index1: local motion).
+        # A network with `synth_shift_maps` is also told how far each pixel was moved.
+        d0 = d1 = None
+        if self.s.synth.shift_maps:
+            d0 = ops.displacement(shift0, index0, feat0, exporting=True)
+            d1 = ops.displacement(shift1, index1, feat1, exporting=True)
         feat0 = ops.gather(ops.shift(feat0, shift0, exporting=True), index0, exporting=True)
         feat1 = ops.gather(ops.shift(feat1, shift1, exporting=True), index1, exporting=True)
-        return self.s.synth(feat0, feat1, t, out_size, exporting=True)
+        return self.s.synth(feat0, feat1, t, out_size, exporting=True, d0=d0, d1=d1)
+
+
+def widen_for_shift_maps(state):
+    """A checkpoint's weights for the same network with `synth_shift_maps`: the synth's
+    input convolution gets zero weights for the displacement maps, so it computes exactly
+    what it did."""
+    state = dict(state)
+    w = state["synth.inp.weight"]
+    extra = torch.zeros(w.shape[0], 2 * DISP_CHANNELS, *w.shape[2:], dtype=w.dtype)
+    state["synth.inp.weight"] = torch.cat([w, extra], 1)
+    return state
 
 
 def feature_channels(cfg):

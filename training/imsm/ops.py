@@ -16,6 +16,8 @@ sizes computed in the graph (Shape/Gather/Range), never frozen at trace time.
 - `size_ratio(x, size)`: [1, 2] tensor (h_in / h_out, w_in / w_out).
 - `const_map(ref, v)`: v [N] broadcast to [N, 1, h, w] like ref.
 - `shift(x, s)`: integer translation by s = (dy, dx), edges replicated (two Gathers).
+- `gather(x, idx)`: per-pixel whole-pixel move (source index of each pixel).
+- `displacement(s, idx, like)`: how far `shift` then `gather` moved each pixel, as maps.
 
 `size` is a tuple of ints in training and an int64 tensor [2] (h, w) when exporting.
 """
@@ -361,3 +363,49 @@ def gather(x, idx, exporting=False):
     int64 tensor [h * w] of source pixels (y * w + x): a per-pixel whole-pixel move (the
     engine's local-motion alignment). The identity index returns x exactly."""
     return _Gather.apply(x, idx) if exporting else gather_torch(x, idx)
+
+
+# ----------------------------------------------------------------------------- displacement maps
+def displacement_torch(s, idx, like):
+    h, w = like.shape[-2], like.shape[-1]
+    p = torch.arange(h * w, device=idx.device)
+    dy = p // w - idx // w + s[0]
+    dx = p % w - idx % w + s[1]
+    return torch.stack([dy, dx]).reshape(1, 2, h, w).to(like.dtype)
+
+
+class _Displacement(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, s, idx, like):
+        return displacement_torch(s, idx, like)
+
+    @staticmethod
+    def symbolic(g, s, idx, like):
+        i64 = torch.int64
+        shape = g.op("Shape", like)
+        w = g.op("Gather", shape, _c(g, 3, i64), axis_i=0)
+        hw = g.op("Slice", shape, _c(g, [2], i64), _c(g, [4], i64))
+        n = g.op("ReduceProd", hw, keepdims_i=0)
+        p = g.op("Range", _c(g, 0, i64), n, _c(g, 1, i64))
+        dy = g.op("Add", g.op("Sub", g.op("Div", p, w), g.op("Div", idx, w)),
+                  g.op("Gather", s, _c(g, 0, i64), axis_i=0))
+        dx = g.op("Add", g.op("Sub", g.op("Mod", p, w), g.op("Mod", idx, w)),
+                  g.op("Gather", s, _c(g, 1, i64), axis_i=0))
+        both = g.op("Concat", g.op("Unsqueeze", dy, _c(g, [0], i64)), g.op("Unsqueeze", dx, _c(g, [0], i64)),
+                    axis_i=0)
+        out_shape = g.op("Concat", _c(g, [1, 2], i64), hw, axis_i=0)
+        return g.op("Reshape", g.op("Cast", both, to_i=1), out_shape)  # to_i=1: float32
+
+
+def displacement(s, idx, like, exporting=False):
+    """[1, 2, h, w] float (dy, dx): how far `shift(.., s)` then `gather(.., idx)` moved the
+    content now at each pixel of `like` ([.., h, w]), in whole pixels (the edges' clamping
+    not counted): (y, x) - source + s. What the synth is told of the engine's alignment."""
+    return _Displacement.apply(s, idx, like) if exporting else displacement_torch(s, idx, like)
+
+
+def constant_displacement(shifts, like):
+    """[N, 2, h, w] float: each sample's whole-frame shift (dy, dx) ([N, 2]) everywhere, the
+    training's global-only alignment (= `displacement` with the identity index)."""
+    n, _, h, w = like.shape
+    return shifts.to(like.dtype).reshape(n, 2, 1, 1).expand(n, 2, h, w)

@@ -35,6 +35,56 @@ def make_plain(win, off, val, ratio, size, rng):
     return torch.cat(out)
 
 
+# imsmup's global-motion alignment (src/engine/motion.rs), for training with it in the loop
+ALIGN_ACCEPT = 0.95  # ACCEPT_RATIO
+ALIGN_MIN_REACH = 3  # MIN_ALIGN_REACH
+ALIGN_NEAR_REACH = 2.0  # NEAR_REACH
+
+
+def global_shifts(a, b):
+    """[N, 2] int64 (dy, dx): for each pair of received LR frames a -> b ([N, 3, h, w]) the
+    whole-pixel translation g with b(y, x) ~ a(y - dy, x - dx), as the engine's
+    `global_shift` measures it: luma, up to a quarter of the shorter side, zero unless it
+    lowers the mean difference to 95 % of none and reaches 3 px. Searched exhaustively
+    (the engine goes coarse to fine) over the interior that every candidate sees."""
+    n, _, h, w = a.shape
+    out = torch.zeros(n, 2, dtype=torch.int64, device=a.device)
+    R = min(h, w) // 4
+    if R < ALIGN_MIN_REACH:
+        return out
+    wts = torch.tensor([0.299, 0.587, 0.114], device=a.device).reshape(1, 3, 1, 1)
+    ya, yb = (a * wts).sum(1), (b * wts).sum(1)
+    inner = yb[:, R:h - R, R:w - R]
+    cands, diffs = [], []
+    for dy in range(-R, R + 1):
+        for dx in range(-R, R + 1):
+            cands.append((dy, dx))
+            diffs.append((inner - ya[:, R - dy:h - R - dy, R - dx:w - R - dx]).abs().mean((1, 2)))
+    d = torch.stack(diffs, 1)  # [N, C]
+    reach = torch.tensor([max(abs(y), abs(x)) for y, x in cands], dtype=d.dtype, device=d.device)
+    best = (d + 1e-7 * reach).argmin(1)  # ties to the shorter shift
+    none = d[:, cands.index((0, 0))]
+    for k in range(n):
+        c = cands[int(best[k])]
+        if max(abs(c[0]), abs(c[1])) >= ALIGN_MIN_REACH and d[k, best[k]] < ALIGN_ACCEPT * none[k]:
+            out[k, 0], out[k, 1] = c[0], c[1]
+    return out
+
+
+def move_beyond_reach(disp):
+    """The engine's rule: each frame moves by the part of its displacement from the output
+    instant beyond 2 px per axis, rounded half away from zero (features at LR size)."""
+    m = (disp.abs() - ALIGN_NEAR_REACH).clamp(min=0.0)
+    return (torch.sign(disp) * torch.floor(m + 0.5)).to(torch.int64)
+
+
+def shift_each(f, shifts):
+    """f [M, C, h, w] with each sample moved by its own whole-pixel shift ([M, 2])."""
+    if not bool((shifts != 0).any()):
+        return f
+    return torch.cat([ops.shift_torch(f[i:i + 1], shifts[i]) for i in range(f.shape[0])])
+
+
 def per_target(f, k):
     """[N, ...] -> [N * k, ...]: each sample's tensor once per target frame (K targets share
     the pair's features)."""
@@ -155,8 +205,8 @@ class Trainer:
         def rep(f):
             return per_target(f, K)
 
-        x = s.synth.trunk(f0, f1)
-        out = s.synth.head(rep(x), rep(f0), rep(f1), tt.reshape(-1), (H, W))
+        out = self.render(f0, f1, lr0, lr1, tt, (H, W))
+        aligned = getattr(self, "aligned_share", None)
         target = tgt.reshape(B * K, 3, H, W)
         loss_rec = charbonnier(out, target)
         # cover + latent losses (imsm samples only)
@@ -186,6 +236,8 @@ class Trainer:
             key = (tt == 0) | (tt == 1)
             m = {"loss": loss.item(), "rec": loss_rec.item(), "stego_psnr": stego, "lat": loss_lat.item(),
                  "w1": w1, "codec": float(use_codec)}
+            if self.cfg.get("align"):
+                m["aligned"] = aligned  # share of targets whose frames were moved
             if gap is not None:
                 m["nw_gap"] = float(gap.mean())  # > 0: hiding worse than plain on this codec batch
                 m["nw_worse"] = float((gap > 0).float().mean())
@@ -211,6 +263,25 @@ class Trainer:
                 m["ref_plain"] = psnr(ref[bi:], tgt[bi:])
         return loss, m
 
+    def render(self, f0, f1, lr0, lr1, t, size):
+        """The synth on a batch of pairs (features f0, f1 of received frames lr0, lr1), every
+        pair at its K instants t ([N, K]) -> [N * K, 3, H, W]. With `align` in the
+        configuration both frames' features are first moved towards each instant as imsmup's
+        global-motion alignment moves them (the trunk then runs per instant, not per pair)."""
+        s, K = self.system, t.shape[1]
+        tk = t.reshape(-1)
+        if not self.cfg.get("align"):
+            x = s.synth.trunk(f0, f1)
+            return s.synth.head(per_target(x, K), per_target(f0, K), per_target(f1, K), tk, size)
+        with torch.no_grad():
+            g = per_target(global_shifts(lr0.detach(), lr1.detach()).float(), K)
+            s0 = move_beyond_reach(tk[:, None] * g)
+            s1 = move_beyond_reach((tk[:, None] - 1.0) * g)
+        a0, a1 = shift_each(per_target(f0, K), s0), shift_each(per_target(f1, K), s1)
+        d0, d1 = ops.constant_displacement(s0, a0), ops.constant_displacement(s1, a1)
+        self.aligned_share = float(((s0 != 0) | (s1 != 0)).any(1).float().mean())
+        return s.synth.head(s.synth.trunk(a0, a1, d0=d0, d1=d1), a0, a1, tk, size)
+
     def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size, encoders=None):
         """Per hiding sample: its reconstruction loss minus that of the same sample sent as
         ordinary video (the plain downscale `cover` of both LR frames, same chroma subsampling,
@@ -226,9 +297,7 @@ class Trainer:
             p0, p1 = chn.codec_ste(chn.quantize_ste(p0), chn.quantize_ste(p1), crfs, presets, encoders)
             feats, _, _ = s.reveal_fwd(torch.cat([p0, p1]), torch.zeros(2 * bi, device=p0.device))
             f0, f1 = feats[:bi], feats[bi:]
-
-            x = s.synth.trunk(f0, f1)
-            out_plain = s.synth.head(per_target(x, K), per_target(f0, K), per_target(f1, K), t.reshape(-1), size)
+            out_plain = self.render(f0, f1, p0, p1, t.reshape(bi, K), size)
             plain = per_sample_charbonnier(out_plain, target, bi)
         return per_sample_charbonnier(out_imsm, target, bi) - plain
 
