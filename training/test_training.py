@@ -413,13 +413,13 @@ def test_alignment_in_the_loop():
     with torch.no_grad():
         f = torch.rand(2, c, 40, 48, generator=g)
         tt = torch.tensor([[0.5, 0.1], [0.5, 0.9]])
-        aligned = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
+        aligned, moved = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
         tr.cfg = {"align": False}
-        plain = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
-        assert float((aligned - plain).abs().max()) < 1e-5 and tr.aligned_share == 0.0
+        plain, _ = tr.render(f[:1], f[1:], a[1:2], b[1:2], tt[:1], (40, 48))
+        assert float((aligned - plain).abs().max()) < 1e-5 and moved == 0.0
         tr.cfg = {"align": True}
-        tr.render(f[:1], f[1:], a[3:4], b[3:4], tt[:1], (40, 48))  # g = (-10, 9): both instants move
-        assert tr.aligned_share == 1.0
+        _, moved = tr.render(f[:1], f[1:], a[3:4], b[3:4], tt[:1], (40, 48))  # g = (-10, 9): both instants move
+        assert moved == 1.0
     # exported with the maps: the graph's maps are (y, x) - source + shift, as ops.displacement
     # computes them, at every pixel of a random gather
     s = perturbed_system(8)

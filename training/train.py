@@ -94,18 +94,17 @@ def read_init(path, net, error):
     with open(ck_path, "rb") as f:
         raw = f.read()  # read once: hashed and loaded from the same bytes
     ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
-    # the cover guard acts only in the exported down graph: it does not change the weights
+    # the cover guard acts only in the exported down graph: it does not change the weights;
+    # displacement maps (synth_shift_maps) can be added to a checkpoint without them
     def arch(n):
-        # nor does a synth_shift_maps that is off (the networks before it had no such key)
-        return {k: v for k, v in (n or {}).items()
-                if k != "cover_guard_psnr" and not (k == "synth_shift_maps" and not v)}
+        return {k: v for k, v in (n or {}).items() if k not in ("cover_guard_psnr", "synth_shift_maps")}
 
-    state = ck["state"]
-    widen = net.get("synth_shift_maps") and not (ck.get("net") or {}).get("synth_shift_maps")
-    if arch(ck.get("net")) != arch(net) and not (widen and arch(dict(ck.get("net") or {}, synth_shift_maps=True))
-                                                 == arch(net)):
+    had_maps = bool((ck.get("net") or {}).get("synth_shift_maps"))
+    maps = bool(net.get("synth_shift_maps"))
+    if arch(ck.get("net")) != arch(net) or (had_maps and not maps):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
-    if widen:  # the synth's displacement maps start with zero weights: the same network at first
+    state = ck["state"]
+    if maps and not had_maps:  # the synth's displacement maps start with zero weights: the same network at first
         state = models.widen_for_shift_maps(state)
     digest = hashlib.sha256(raw).hexdigest()
     model = None

@@ -205,8 +205,7 @@ class Trainer:
         def rep(f):
             return per_target(f, K)
 
-        out = self.render(f0, f1, lr0, lr1, tt, (H, W))
-        aligned = getattr(self, "aligned_share", None)
+        out, aligned = self.render(f0, f1, lr0, lr1, tt, (H, W))
         target = tgt.reshape(B * K, 3, H, W)
         loss_rec = charbonnier(out, target)
         # cover + latent losses (imsm samples only)
@@ -265,22 +264,23 @@ class Trainer:
 
     def render(self, f0, f1, lr0, lr1, t, size):
         """The synth on a batch of pairs (features f0, f1 of received frames lr0, lr1), every
-        pair at its K instants t ([N, K]) -> [N * K, 3, H, W]. With `align` in the
-        configuration both frames' features are first moved towards each instant as imsmup's
-        global-motion alignment moves them (the trunk then runs per instant, not per pair)."""
+        pair at its K instants t ([N, K]) -> ([N * K, 3, H, W], share of the instants whose
+        frames were moved). With `align` in the configuration both frames' features are first
+        moved towards each instant as imsmup's global-motion alignment moves them (the trunk
+        then runs per instant, not per pair); without it the share is 0."""
         s, K = self.system, t.shape[1]
         tk = t.reshape(-1)
         if not self.cfg.get("align"):
             x = s.synth.trunk(f0, f1)
-            return s.synth.head(per_target(x, K), per_target(f0, K), per_target(f1, K), tk, size)
+            return s.synth.head(per_target(x, K), per_target(f0, K), per_target(f1, K), tk, size), 0.0
         with torch.no_grad():
             g = per_target(global_shifts(lr0.detach(), lr1.detach()).float(), K)
             s0 = move_beyond_reach(tk[:, None] * g)
             s1 = move_beyond_reach((tk[:, None] - 1.0) * g)
         a0, a1 = shift_each(per_target(f0, K), s0), shift_each(per_target(f1, K), s1)
         d0, d1 = ops.constant_displacement(s0, a0), ops.constant_displacement(s1, a1)
-        self.aligned_share = float(((s0 != 0) | (s1 != 0)).any(1).float().mean())
-        return s.synth.head(s.synth.trunk(a0, a1, d0=d0, d1=d1), a0, a1, tk, size)
+        moved = float(((s0 != 0) | (s1 != 0)).any(1).float().mean())
+        return s.synth.head(s.synth.trunk(a0, a1, d0=d0, d1=d1), a0, a1, tk, size), moved
 
     def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size, encoders=None):
         """Per hiding sample: its reconstruction loss minus that of the same sample sent as
@@ -297,7 +297,7 @@ class Trainer:
             p0, p1 = chn.codec_ste(chn.quantize_ste(p0), chn.quantize_ste(p1), crfs, presets, encoders)
             feats, _, _ = s.reveal_fwd(torch.cat([p0, p1]), torch.zeros(2 * bi, device=p0.device))
             f0, f1 = feats[:bi], feats[bi:]
-            out_plain = self.render(f0, f1, p0, p1, t.reshape(bi, K), size)
+            out_plain, _ = self.render(f0, f1, p0, p1, t.reshape(bi, K), size)
             plain = per_sample_charbonnier(out_plain, target, bi)
         return per_sample_charbonnier(out_imsm, target, bi) - plain
 
