@@ -1,4 +1,4 @@
-//! The trained graphs shipped in models/ (imsm-small, imsm-small-80, imsm-small-codec) run through
+//! The trained graphs shipped in models/ (imsm-small, imsm-small-80, imsm-small-codec, imsm-full) run through
 //! both elements: they load against the contract, declare the optional inputs, and keep
 //! the output grid; imsmup's global- and local-motion alignment follow motion they cannot.
 
@@ -7,8 +7,9 @@ mod common;
 use common::*;
 use gst::prelude::*;
 
-/// The shipped trained graph directories (both are runs of the `small` configuration).
-const TRAINED: [&str; 2] = ["imsm-small", "imsm-small-80"];
+/// Shipped trained graph directories: two runs of the `small` configuration and the `full`
+/// one (GPU-trained, about 9x the parameters: the same contract, so the same elements).
+const TRAINED: [&str; 3] = ["imsm-small", "imsm-small-80", "imsm-full"];
 
 fn trained_dir(name: &str) -> String {
     models_dir().join(name).display().to_string()

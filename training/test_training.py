@@ -618,8 +618,8 @@ def test_device_data_pack():
             assert min(fr.shape[1:3]) <= 96 and (fr.shape[2], fr.shape[1]) == (int(r["width"]), int(r["height"]))
 
 
-def test_shipped_small_graphs():
-    for name in ("imsm-small", "imsm-small-80", "imsm-small-codec"):
+def test_shipped_trained_graphs():
+    for name in ("imsm-small", "imsm-small-80", "imsm-small-codec", "imsm-full"):
         check_shipped_graphs(os.path.join(REPO, "models", name))
 
 
@@ -653,7 +653,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_never_worse_gap, test_alignment_in_the_loop,
-         test_shipped_small_graphs, test_smoke_small,
+         test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 
 

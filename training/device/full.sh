@@ -17,6 +17,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUN="${RUN_DIR:-/tmp/imsm-full}"
 WAIT_S="${WAIT_S:-520}"
 SEED="${SEED:-1}"
+# MAX_MINUTES: training wall time when the session has less than the configuration's 20
+# minutes of device time to spare (train.py --max-minutes)
+MAX_MINUTES="${MAX_MINUTES:-}"
 OUT="${OUT:-/tmp/imsm-out}"
 mkdir -p "$RUN" "$OUT"
 export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 IMSM_VIDEO_ROOT=/tmp/video
@@ -37,7 +40,7 @@ nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=cs
 running() { [[ -f "$RUN/pid" ]] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
 if ! running && [[ ! -f "$RUN/rc" ]]; then
     echo "starting training in $RUN"
-    setsid bash -c "python3 training/train.py --config full --seed $SEED --out '$RUN' --device cuda --resume \
+    setsid bash -c "python3 training/train.py --config full --seed $SEED --out '$RUN' --device cuda --resume ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} \
         >>'$RUN/console.log' 2>&1 < /dev/null; echo \$? > '$RUN/rc'" &
     echo $! > "$RUN/pid"
 fi

@@ -38,7 +38,7 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(REPO, ".device", "data.tar"))
     p.add_argument("--short", type=int, default=360, help="short side at most (default 360, what `full` reads)")
     p.add_argument("--frames", type=int, default=88,
-                   help="first N frames of each clip (default 88: the pack and the PyAV wheel fit one 64 MiB call)")
+                   help="first N frames of each clip (default 88: 26.8 MiB, one 64 MiB call beside the repository; the PyAV wheel goes in another)")
     p.add_argument("--crf", type=int, default=20)
     p.add_argument("--splits", default="train,dev")
     args = p.parse_args(argv)
