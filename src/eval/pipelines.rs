@@ -71,8 +71,10 @@ pub struct RunInfo {
     pub warnings: Vec<String>,
 }
 
-/// Time a pipeline over `frames` frames of `pixels` pixels may take before it is
-/// declared stuck.
+/// Time a pipeline over `frames` frames of `pixels` pixels may go without giving a new
+/// output frame before it is declared stuck. A stall window, not a budget for the whole
+/// run: the trained `full` graphs take more than this for 24 frames at 1080p on two CPU
+/// cores, and a slow run is not a stuck one.
 pub fn timeout_for(frames: usize, pixels: usize) -> Duration {
     let megapixels = (pixels as f64 / 1e6).max(0.1);
     Duration::from_secs_f64(60.0 + frames as f64 * 3.0 * megapixels.max(1.0))
@@ -289,15 +291,31 @@ fn provider_of(text: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-/// Waits for EOS or an error, `timeout` at most, or until `done` says enough.
-fn wait(pipeline: &gst::Pipeline, timeout: Duration, info: &mut RunInfo, done: &dyn Fn() -> bool) -> Result<(), String> {
+/// Waits for EOS or an error, or until `done` says enough; fails when `progress` (frames
+/// out so far) has not grown for `timeout`.
+fn wait(
+    pipeline: &gst::Pipeline,
+    timeout: Duration,
+    info: &mut RunInfo,
+    progress: &dyn Fn() -> usize,
+    done: &dyn Fn() -> bool,
+) -> Result<(), String> {
     let bus = pipeline.bus().expect("a pipeline has a bus");
-    let deadline = Instant::now() + timeout;
+    let mut deadline = Instant::now() + timeout;
+    let mut seen = progress();
     use gst::MessageType as T;
     loop {
         let now = Instant::now();
+        let frames = progress();
+        if frames != seen {
+            seen = frames;
+            deadline = now + timeout;
+        }
         if now >= deadline {
-            return Err(format!("no end of stream after {} s: the pipeline looks stuck", timeout.as_secs()));
+            return Err(format!(
+                "no new frame for {} s (after {frames} frames out): the pipeline looks stuck",
+                timeout.as_secs()
+            ));
         }
         let step = (deadline - now).min(Duration::from_millis(50));
         let msg = bus.timed_pop_filtered(gst::ClockTime::from_nseconds(step.as_nanos() as u64), &[T::Eos, T::Error, T::Warning, T::Info]);
@@ -426,7 +444,8 @@ pub fn decode_clip(path: &Path, max_frames: usize) -> Result<Source, String> {
     let result = start(&pipeline).and_then(|_| {
         let mut info = RunInfo::default();
         let done = || count.load(Ordering::SeqCst) >= max_frames;
-        wait(&pipeline, timeout_for(max_frames, 1920 * 1080), &mut info, &done)
+        let progress = || count.load(Ordering::SeqCst);
+        wait(&pipeline, timeout_for(max_frames, 1920 * 1080), &mut info, &progress, &done)
     });
     let _ = pipeline.set_state(gst::State::Null);
     let c = std::mem::replace(&mut *collected.lock().unwrap(), Collected { frames: Vec::new(), size: None, full_size: None, error: None });
@@ -449,7 +468,7 @@ pub fn decode_clip(path: &Path, max_frames: usize) -> Result<Source, String> {
 /// Runs `desc`, a gst-launch description with `appsrc name=src` fed from `input` and
 /// `appsink name=sink` collected. An element named `enc` has the bytes leaving it counted.
 /// More than `limit` output frames is an error (a pipeline gone wrong could otherwise
-/// fill the memory).
+/// fill the memory), and so is `timeout` without a new output frame.
 pub fn run(desc: &str, input: &Stream, timeout: Duration, limit: usize) -> Result<(Stream, RunInfo), String> {
     let pipeline = gst::parse::launch(desc)
         .map_err(|e| format!("bad pipeline '{desc}': {e}"))?
@@ -531,7 +550,8 @@ pub fn run(desc: &str, input: &Stream, timeout: Duration, limit: usize) -> Resul
         });
     }
     let mut info = RunInfo::default();
-    let result = start(&pipeline).and_then(|_| wait(&pipeline, timeout, &mut info, &|| false));
+    let progress = || out.lock().unwrap().1.len();
+    let result = start(&pipeline).and_then(|_| wait(&pipeline, timeout, &mut info, &progress, &|| false));
     let _ = pipeline.set_state(gst::State::Null);
     let produced = out.lock().unwrap().1.len();
     if produced > limit {
@@ -770,6 +790,8 @@ pub fn up_mci(lr: &Stream, w: usize, h: usize) -> Result<Stream, String> {
         .spawn()
         .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
     let out_frames = (lr.len() as f64 * SOURCE_FPS as f64 * info.fps().denom() as f64 / info.fps().numer() as f64).ceil() as usize;
+    // ffmpeg writes its output at the end: here the window bounds the whole run (minterpolate
+    // is fast next to the stall window).
     let deadline = Instant::now() + timeout_for(out_frames, w * h);
     let status = loop {
         match child.try_wait().map_err(|e| e.to_string())? {
@@ -913,6 +935,25 @@ mod tests {
         let (k18, k28) = (kbps(18), kbps(28));
         assert!(k18 > 2048.0 * 2.0, "CRF 18 on noise: {k18} kbit/s (capped?)");
         assert!(k18 > 1.5 * k28, "CRF 18 {k18} vs CRF 28 {k28} kbit/s");
+    }
+
+    /// `run`'s timeout is a stall window: a slow pipeline whose frames keep coming finishes
+    /// however long it takes in all; one that stops giving frames fails after the window.
+    #[test]
+    fn slow_pipelines_finish_and_stuck_ones_fail() {
+        gst::init().unwrap();
+        let frames: Vec<Vec<u8>> = (0..6).map(|n| vec![n as u8; 4 * 4 * 3]).collect();
+        let stream = rgb_stream(&frames, 4, 4).unwrap();
+        let window = Duration::from_millis(1500);
+        // 0.5 s per frame: 3 s in all, twice the window, never 1.5 s without a frame
+        let started = Instant::now();
+        let (out, _) = run("appsrc name=src ! identity sleep-time=500000 ! appsink name=sink", &stream, window, 6).unwrap();
+        assert_eq!(out.len(), 6);
+        assert!(started.elapsed() > window, "{:?}", started.elapsed());
+        // 4 s before the first frame: stuck once the window has passed
+        let desc = "appsrc name=src ! identity sleep-time=4000000 ! appsink name=sink";
+        let err = run(desc, &stream, window, 6).err().expect("a 4 s pause is a stall");
+        assert!(err.contains("no new frame for 1 s (after 0 frames out)"), "{err}");
     }
 
     #[test]
