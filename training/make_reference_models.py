@@ -10,6 +10,9 @@ No training, no data, no torch: the graphs are built directly with onnx.helper.
 The output bytes are deterministic (same onnx version -> identical files).
 
 Usage: python3 training/make_reference_models.py [--out DIR]   (default: <repo>/models/reference)
+       python3 training/make_reference_models.py --cover bilinear   (<repo>/models/reference-bilinear:
+           the same graphs but a bilinear down, the plain downscale of graphs trained with a
+           bilinear cover)
 """
 
 import argparse
@@ -184,8 +187,28 @@ def finish(graph, kind, description):
     return model
 
 
-def make_down():
-    """LR frame = clip(bicubic(sum_k w_k slot_k / sum_k w_k)).
+def resize_linear(x, out_size, out, prefix):
+    """Nodes and initializers: out = Resize(x, sizes = x's [N, C] ++ out_size) with
+    mode "linear", half_pixel, no antialiasing (coordinates below 0 clamp to the edge, as
+    in PyTorch's bilinear with align_corners=False): at exactly 2x the 2x2 mean."""
+    inits = [const(prefix + "nc_start", [0], np.int64), const(prefix + "nc_end", [2], np.int64)]
+    nodes = [
+        helper.make_node("Shape", [x], [prefix + "shape"]),
+        helper.make_node("Slice", [prefix + "shape", prefix + "nc_start", prefix + "nc_end"], [prefix + "nc"]),
+        helper.make_node("Concat", [prefix + "nc", out_size], [prefix + "sizes"], axis=0),
+        helper.make_node("Resize", [x, "", "", prefix + "sizes"], [out], mode="linear",
+                         coordinate_transformation_mode="half_pixel"),
+    ]
+    return nodes, inits
+
+
+COVERS = ("bicubic", "bilinear")
+
+
+def make_down(cover="bicubic"):
+    """LR frame = clip(bicubic(sum_k w_k slot_k / sum_k w_k)); with cover="bilinear" the
+    half-pixel bilinear resize (resize_linear) instead of the bicubic (the cover of
+    trained graphs with net cover_filter "bilinear", training/imsm/models.py).
 
     a_k   = |offset_k * ratio|            (distance to the instant in HR frame intervals)
     lin_k = valid_k * relu(1 - a_k)       (linear interpolation between the bracketing frames)
@@ -211,7 +234,8 @@ def make_down():
         const("w_shape", [1, SLOTS, 1, 1], np.int64),
         const("axis1", [1], np.int64),
     ]
-    resize_nodes, resize_inits = resize_bicubic("blended", "out_size", "resized", "lr_")
+    resize = {"bicubic": resize_bicubic, "bilinear": resize_linear}[cover]
+    resize_nodes, resize_inits = resize("blended", "out_size", "resized", "lr_")
     inits += resize_inits
     slot_weights = [f"w{k}" for k in range(SLOTS)]
     weighted = [f"weighted{k}" for k in range(SLOTS)]
@@ -242,13 +266,16 @@ def make_down():
         clip01("resized", "lr"),
     ]
     graph = helper.make_graph(nodes, "imsm_down_reference", inputs, outputs, inits)
+    space = {
+        "bicubic": "separable bicubic (Keys a=-0.5) via Gather (half_pixel, edge-clamped taps)",
+        "bilinear": "bilinear Resize (half_pixel, no antialiasing)",
+    }[cover]
     return finish(
         graph,
         "down",
         "REFERENCE down graph (no learning): linear blend of the two HR frames around "
         "the LR instant (fallback: weights 1e-4/(1+|d|) when no frame lies within one "
-        "HR interval), then separable bicubic (Keys a=-0.5) via Gather (half_pixel, edge-clamped "
-        "taps) to out_size, clipped to [0,1].",
+        f"HR interval), then {space} to out_size, clipped to [0,1].",
     )
 
 
@@ -303,13 +330,14 @@ def make_synth():
 BUILDERS = {"down": make_down, "reveal": make_reveal, "synth": make_synth}
 
 
-def generate(out_dir):
+def generate(out_dir, cover="bicubic"):
     """Write the three graphs into out_dir; return {name: path}."""
     os.makedirs(out_dir, exist_ok=True)
     written = {}
     for name, build in BUILDERS.items():
         path = os.path.join(out_dir, name + ".onnx")
-        data = build().SerializeToString()
+        model = build(cover) if name == "down" else build()
+        data = model.SerializeToString()
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -320,9 +348,14 @@ def generate(out_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="output directory (default: models/reference, or models/reference-bilinear "
+                             "with --cover bilinear)")
+    parser.add_argument("--cover", choices=COVERS, default="bicubic",
+                        help="the down graph's spatial filter (default: %(default)s)")
     args = parser.parse_args(argv)
-    for path in generate(args.out).values():
+    out = args.out or (DEFAULT_OUT if args.cover == "bicubic" else DEFAULT_OUT + "-" + args.cover)
+    for path in generate(out, args.cover).values():
         print(f"wrote {path} ({os.path.getsize(path)} bytes)")
     return 0
 

@@ -425,6 +425,51 @@ def test_generator_deterministic_and_in_sync():
             )
 
 
+def _linear_matrix(n_in, n_out):
+    """[n_out, n_in] matrix of 1-D linear resampling, half_pixel, no antialiasing:
+    x = (i + 0.5) * n_in / n_out - 0.5 clamped to [0, n_in - 1] (PyTorch's bilinear with
+    align_corners=False; onnxruntime's Resize linear)."""
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    i0 = np.floor(x).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    t = x - i0
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), i0), 1 - t)
+    np.add.at(m, (np.arange(n_out), i1), t)
+    return m
+
+
+def test_bilinear_reference_down():
+    """models/reference-bilinear: the same blend, then a bilinear resize (at 2x the 2x2
+    mean); reveal and synth are the bicubic reference's; generated in sync."""
+    bil = os.path.join(os.path.dirname(MODELS), "reference-bilinear")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    down = ort.InferenceSession(os.path.join(bil, "down.onnx"), opts, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(5)
+    for (H, W), (h, w) in SIZES + [((40, 36), (20, 18)), ((30, 45), (20, 30))]:
+        slots = [rand_img(rng, H, W) for _ in HR_OFFSETS]
+        frames, off, val = window(slots, LR_OFFSETS)
+        got = down.run(["lr"], {**{f"frame{k}": f for k, f in enumerate(frames)}, "offsets": off, "valid": val,
+                                "ratio": np.array([RATIO], np.float32), "out_size": np.array((h, w), np.int64)})[0]
+        blend = 0.7 * slots[A_SLOT].astype(np.float64) + 0.3 * slots[B_SLOT]
+        want = np.clip(_linear_matrix(H, h) @ blend @ _linear_matrix(W, w).T, 0, 1)
+        # float64 coordinates here, float32 in onnxruntime: up to ~3e-5 apart on 600-pixel axes
+        assert_close(got, want, f"bilinear down {H}x{W}->{h}x{w}", tol=1e-4)
+        if (H, W) == (2 * h, 2 * w):
+            mean = blend.reshape(1, 3, h, 2, w, 2).mean(axis=(3, 5))
+            assert_close(got, mean, f"bilinear down 2x mean {H}x{W}")
+    with tempfile.TemporaryDirectory() as d:
+        written = gen.generate(d, "bilinear")
+        for name, path in written.items():
+            committed = open(os.path.join(bil, name + ".onnx"), "rb").read()
+            assert open(path, "rb").read() == committed, (
+                f"models/reference-bilinear/{name}.onnx is out of date: "
+                "run python3 training/make_reference_models.py --cover bilinear")
+            if name != "down":
+                assert committed == open(os.path.join(MODELS, name + ".onnx"), "rb").read(), name
+
+
 def test_colour_graphs_deterministic_and_in_sync():
     # The colour graphs are built into the plugin (src/engine/colour/); their pixels are
     # checked against the host conversion by the Rust tests.

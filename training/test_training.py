@@ -10,6 +10,8 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   (< 1e-3) for each graph on random sizes (odd, 1x1, up and down), finite output for a
   window with no valid slot;
 - the cover guard (frames under the bar brought to it, the others untouched; export parity);
+- a bilinear cover (`cover_filter`): the untrained down graph sends the bilinear downscale,
+  export parity, the training and export paths agree;
 - the `never_worse` hinge of the codec fine-tune (sign, fixed plain side, gradients);
 - alignment in the loop (`small-aligned`): the global shift and the "beyond 2 px" rule as
   the engine has them, a widened checkpoint unchanged, the synth's displacement maps in
@@ -97,10 +99,10 @@ from imsm import channel as chn  # noqa: E402
 torch.set_num_threads(1)
 
 
-def perturbed_system(seed=0):
+def perturbed_system(seed=0, **net):
     """A system whose zero-initialised layers are randomised (so nothing is an identity)."""
     torch.manual_seed(seed)
-    s = models.System(config.get("small")["net"])
+    s = models.System(dict(config.get("small")["net"], **net))
     with torch.no_grad():
         for m in s.modules():
             if isinstance(m, torch.nn.Conv2d) and float(m.weight.abs().sum()) == 0.0:
@@ -239,6 +241,54 @@ def test_cover_guard():
         err = checks.parity(s, paths, [(37, 53, 19, 27), (16, 16, 8, 8)], seed=2)
         assert max(err.values()) < 1e-3, err
     print(f"  guarded PSNR {[round(float(p), 3) for p in psnr]}; export parity {err}")
+
+
+def test_bilinear_cover():
+    """cover_filter "bilinear": an untrained down graph sends the half-pixel bilinear
+    downscale of the blend (no antialiasing: at 2x the 2x2 mean), a trained one exports with
+    parity, the training and export paths agree, and the description says which cover."""
+    s0 = models.System(dict(config.get("small")["net"], cover_filter="bilinear")).eval()
+    rng = np.random.default_rng(11)
+    with tempfile.TemporaryDirectory() as d:
+        sd = checks.session(export.export_graph(s0, "down", os.path.join(d, "down.onnx"), "imsm-test"))
+        for H, W, h, w in ((40, 36, 20, 18), (23, 51, 15, 34), (16, 16, 5, 3)):
+            fr, off, val, r = checks.random_window(rng, H, W, n_valid=int(rng.integers(1, 8)))
+            got = sd.run(None, {**checks.frame_feeds(fr), "offsets": off, "valid": val, "ratio": r,
+                                "out_size": np.array([h, w], np.int64), "quality": np.zeros(1, np.float32)})[0]
+            t = [torch.from_numpy(x) for x in (fr, off, val, r)]
+            blend = models.blend_slots(t[0], models.window_weights(*t[1:], 0.0))
+            want = torch.nn.functional.interpolate(blend, size=(h, w), mode="bilinear", align_corners=False)
+            assert np.abs(got - want.clamp(0, 1).numpy()).max() < 1e-5
+            if (H, W, h, w) == (40, 36, 20, 18):  # exactly 2x: the 2x2 mean
+                mean = blend.reshape(1, 3, 20, 2, 18, 2).mean(dim=(3, 5)).clamp(0, 1).numpy()
+                assert np.abs(got - mean).max() < 1e-5
+        meta = {p.key: p.value for p in onnx_meta(os.path.join(d, "down.onnx"))}
+        assert "bilinear downscale" in meta["imsm.description"], meta["imsm.description"]
+    s = perturbed_system(5, cover_filter="bilinear")
+    with tempfile.TemporaryDirectory() as d:
+        paths = export.export_all(s, d, "imsm-test")
+        err = checks.parity(s, paths, [(37, 53, 19, 27), (16, 16, 8, 8), (45, 80, 30, 53)], seed=4)
+        assert max(err.values()) < 1e-3, err
+    fr, off, val, r = checks.random_window(rng, 40, 36, 5)
+    args = [torch.from_numpy(x) for x in (fr, off, val, r)]
+    with torch.no_grad():
+        a = s.down(*args, (17, 15), torch.tensor([0.3]), exporting=False)
+        b = s.down(*args, torch.tensor([17, 15]), torch.tensor([0.3]), exporting=True)
+        bicubic = perturbed_system(5).down(*args, (17, 15), torch.tensor([0.3]))[1]
+    assert float((a[0] - b[0]).abs().max()) < 1e-5
+    assert float((a[1] - bicubic).abs().max()) > 1e-3  # the cover really changed
+    try:
+        models.System(dict(config.get("small")["net"], cover_filter="lanczos"))
+        raise AssertionError("an unknown cover_filter was accepted")
+    except ValueError:
+        pass
+    print(f"  bilinear cover export parity {err}")
+
+
+def onnx_meta(path):
+    import onnx
+
+    return onnx.load(path, load_external_data=False).metadata_props
 
 
 def test_training_and_export_paths_agree():
@@ -646,13 +696,16 @@ def check_shipped_graphs(d):
     guard = (prov.get("exports") or [{}])[-1].get("cover_guard_psnr")
     if guard is not None:  # re-exported with the cover guard (reexport.py --cover-guard-psnr)
         system.cfg["cover_guard_psnr"] = guard
+    cover_filter = (prov.get("exports") or [{}])[-1].get("cover_filter")
+    if cover_filter is not None:  # re-exported with another cover (reexport.py --cover-filter)
+        system.cfg["cover_filter"] = system.down.cover_filter = cover_filter
     par = checks.parity(system, {g: os.path.join(d, g + ".onnx") for g in ("down", "reveal", "synth")},
                         train.PARITY_CASES, seed=1)
     assert max(par.values()) < 1e-3, (d, par)
 
 
 TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_never_worse_gap, test_alignment_in_the_loop,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 

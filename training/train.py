@@ -95,9 +95,11 @@ def read_init(path, net, error):
         raw = f.read()  # read once: hashed and loaded from the same bytes
     ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     # the cover guard acts only in the exported down graph: it does not change the weights;
-    # displacement maps (synth_shift_maps) can be added to a checkpoint without them
+    # displacement maps (synth_shift_maps) can be added to a checkpoint without them; the
+    # cover's filter (cover_filter) has no weights: a fine-tune may change it
     def arch(n):
-        return {k: v for k, v in (n or {}).items() if k not in ("cover_guard_psnr", "synth_shift_maps")}
+        return {k: v for k, v in (n or {}).items()
+                if k not in ("cover_guard_psnr", "synth_shift_maps", "cover_filter")}
 
     had_maps = bool((ck.get("net") or {}).get("synth_shift_maps"))
     maps = bool(net.get("synth_shift_maps"))

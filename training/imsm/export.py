@@ -83,6 +83,15 @@ def _fix_shapes(model, system, graph):
             d0[0].dim_value = 1
 
 
+def describe(system, graph):
+    """The graph's description; a down graph with a bilinear cover says so."""
+    text = DESCRIPTIONS[graph]
+    if graph == "down" and system.cfg.get("cover_filter", "bicubic") == "bilinear":
+        text = text.replace("reference cover (bicubic of the linear blend at the LR instant)",
+                            "cover = bilinear downscale (half-pixel, no antialiasing) of the linear blend at the LR instant")
+    return text
+
+
 def export_graph(system, graph, path, kind):
     cls, inputs, outputs, dyn = SPECS[graph]
     module = cls(system).eval()
@@ -99,13 +108,14 @@ def export_graph(system, graph, path, kind):
     model.producer_name = "gst-imsm training/imsm/export.py"
     model.producer_version = CONTRACT
     model.graph.name = f"imsm_{graph}_{kind}"
-    model.doc_string = DESCRIPTIONS[graph]
+    description = describe(system, graph)
+    model.doc_string = description
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, {
         "imsm.contract": CONTRACT,
         "imsm.kind": kind,
         "imsm.graph": graph,
-        "imsm.description": DESCRIPTIONS[graph],
+        "imsm.description": description,
     })
     onnx.checker.check_model(model, full_check=True)
     for op in model.opset_import:

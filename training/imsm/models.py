@@ -2,7 +2,8 @@
 
 Sender (`Down`, exported as down.onnx) for one LR frame j:
   cover  = clip(bicubic(linear blend of the window at the LR instant)), exactly the
-           reference down graph ("plain downscale");
+           reference down graph ("plain downscale"); with net "cover_filter" =
+           "bilinear" the half-pixel bilinear downscale of the same blend instead;
   anchors: the window resampled (tent weights over the slots' HR offsets) at the fixed
            instants TAUS = -0.75 .. 0.75 LR intervals, on a 2x LR grid, space-to-depth'd
            to the LR grid (so the encoder sees sub-pixel detail and the motion around j);
@@ -106,10 +107,27 @@ def blend_many(frames, ws):
     return out.reshape(n, a * 3, H, W)
 
 
-def plain_down(frames, offsets, valid, ratio, size):
-    """The reference down graph in PyTorch: clip(bicubic(linear blend), 0, 1)."""
+# The cover's downscale filter (net "cover_filter"). "bicubic": the reference down graph
+# (Keys a = -0.5, no antialiasing). "bilinear": half-pixel linear, no antialiasing (at 2x
+# the 2x2 mean): smoother and closer to videoscale's downscale, which at 60 -> 30 is what
+# imsmup compares against on ordinary video (docs/eval-imsm-cover, "A bilinear cover").
+COVER_FILTERS = ("bicubic", "bilinear")
+
+
+def downscale(x, size, cover_filter="bicubic"):
+    """The cover's downscale of `x` to `size`, clipped to [0, 1]."""
+    if cover_filter == "bicubic":
+        return ops.bicubic(x, size).clamp(0.0, 1.0)
+    if cover_filter == "bilinear":
+        return ops.resize_linear(x, size).clamp(0.0, 1.0)
+    raise ValueError(f"cover_filter {cover_filter!r}: expected one of {COVER_FILTERS}")
+
+
+def plain_down(frames, offsets, valid, ratio, size, cover_filter="bicubic"):
+    """The plain downscale (the cover with nothing hidden) in PyTorch: clip(filter(linear
+    blend), 0, 1); with "bicubic" exactly the reference down graph."""
     w = window_weights(offsets, valid, ratio, 0.0)
-    return ops.bicubic(blend_slots(frames, w), size).clamp(0.0, 1.0)
+    return downscale(blend_slots(frames, w), size, cover_filter)
 
 
 # ----------------------------------------------------------------------------- IMSM
@@ -163,6 +181,9 @@ class Down(nn.Module):
         super().__init__()
         c = cfg["enc_ch"]
         self.cz = cfg["cz"]
+        self.cover_filter = cfg.get("cover_filter", "bicubic")
+        if self.cover_filter not in COVER_FILTERS:
+            raise ValueError(f"cover_filter {self.cover_filter!r}: expected one of {COVER_FILTERS}")
         cin = 12 * len(TAUS) + 3 + 2
         self.inp = conv(cin, c)
         self.body = nn.Sequential(*[ResBlock(c) for _ in range(cfg["enc_blocks"])])
@@ -171,7 +192,7 @@ class Down(nn.Module):
 
     def forward(self, frames, offsets, valid, ratio, size, quality, exporting=False):
         w0 = window_weights(offsets, valid, ratio, 0.0)
-        cover = ops.bicubic(blend_slots(frames, w0), size).clamp(0.0, 1.0)
+        cover = downscale(blend_slots(frames, w0), size, self.cover_filter)
         x2 = ops.resize_linear(frames, size, 2)
         if exporting:
             anchors = [blend_slots(x2, window_weights(offsets, valid, ratio, tau)) for tau in TAUS]
