@@ -1,4 +1,5 @@
-//! The trained graphs shipped in models/ (imsm-small, imsm-small-80, imsm-small-codec, imsm-full) run through
+//! The trained graphs shipped in models/ (imsm-small, imsm-small-80, imsm-small-codec, imsm-full,
+//! imsm-full-bilinear) run through
 //! both elements: they load against the contract, declare the optional inputs, and keep
 //! the output grid; imsmup's global- and local-motion alignment follow motion they cannot.
 
@@ -7,9 +8,10 @@ mod common;
 use common::*;
 use gst::prelude::*;
 
-/// Shipped trained graph directories: two runs of the `small` configuration and the `full`
-/// one (GPU-trained, about 9x the parameters: the same contract, so the same elements).
-const TRAINED: [&str; 3] = ["imsm-small", "imsm-small-80", "imsm-full"];
+/// Shipped trained graph directories: two runs of the `small` configuration, the `full`
+/// one (GPU-trained, about 9x the parameters: the same contract, so the same elements) and
+/// its fine-tune on a bilinear cover.
+const TRAINED: [&str; 4] = ["imsm-small", "imsm-small-80", "imsm-full", "imsm-full-bilinear"];
 
 fn trained_dir(name: &str) -> String {
     models_dir().join(name).display().to_string()
@@ -33,6 +35,41 @@ fn trained_graphs_run_through_both_elements() {
             "both elements report the trained graphs of {name}: {infos:?}"
         );
     }
+}
+
+/// PSNR over all bytes (every plane) of two equally long lists of frames.
+fn psnr_bytes(a: &[gst::Buffer], b: &[gst::Buffer]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let (mut se, mut n) = (0.0f64, 0usize);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.map_readable().unwrap(), y.map_readable().unwrap());
+        assert_eq!(x.len(), y.len());
+        se += x.iter().zip(y.iter()).map(|(p, q)| (*p as f64 - *q as f64).powi(2)).sum::<f64>();
+        n += x.len();
+    }
+    10.0 * (255.0f64.powi(2) / (se / n as f64).max(1e-12)).log10()
+}
+
+/// imsm-full-bilinear hides on a bilinear cover: its low-rate frames stay within the 36 dB
+/// bar of models/reference-bilinear's (the plain bilinear downscale at the same instants),
+/// and are measurably not the bicubic reference's cover.
+#[test]
+fn bilinear_cover_graphs_stay_near_their_plain_downscale() {
+    let down = |dir: &str| {
+        run_collecting(&format!(
+            "videotestsrc num-buffers=24 pattern=zone-plate kx2=20 ky2=20 kt=1 ! video/x-raw,format=I420,width=128,height=96,framerate=60/1 \
+             ! imsmdown model-dir={dir} threads=1 ! video/x-raw,width=64,height=48,framerate=30/1 ! fakesink name=sink"
+        ))
+        .0
+    };
+    let hidden = down(&trained_dir("imsm-full-bilinear"));
+    let bilinear = down(&trained_dir("reference-bilinear"));
+    let bicubic = down(&trained_dir("reference"));
+    assert_eq!(hidden.len(), 12);
+    let (to_bilinear, to_bicubic) = (psnr_bytes(&hidden, &bilinear), psnr_bytes(&hidden, &bicubic));
+    eprintln!("imsm-full-bilinear's low-rate frames: {to_bilinear:.2} dB from the bilinear downscale, {to_bicubic:.2} dB from the bicubic");
+    assert!(to_bilinear >= 36.0, "{to_bilinear:.2} dB from the bilinear downscale");
+    assert!(to_bilinear > to_bicubic + 0.5, "bilinear {to_bilinear:.2} dB, bicubic {to_bicubic:.2} dB");
 }
 
 #[path = "../src/engine/test_scene.rs"]

@@ -31,7 +31,10 @@ options:
   --provider P      execution provider of the imsm elements: auto, cpu, cuda, tensorrt
                     (default auto)
   --models DIR      graphs for imsmdown/imsmup (default: the source tree's models/)
-  --reference DIR   bicubic + blend reference graphs (default: models/reference/)
+  --reference DIR   the plain reference graphs (default: models/reference/, bicubic + blend):
+                    every low-rate stream's PSNR is measured against their down, the
+                    `blend` method runs them; models/reference-bilinear/ for graphs trained
+                    on a bilinear cover
   --global-motion B imsmup's global-motion property, on or off (default on)
   --local-motion B  imsmup's local-motion property, on or off (default on)
   --dump-frames     also write the source and every output as raw RGB under DIR/frames/
