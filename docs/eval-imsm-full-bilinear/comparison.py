@@ -1,4 +1,4 @@
-# comparison.txt: python3 comparison.py t2s2/results.json t25s15/results.json street-t25s15/results.json > comparison.txt (from this folder)
+# comparison.txt: python3 comparison.py t2s2/results.json t25s15/results.json street-t25s15/results.json t25s15-crf18-28/results.json > comparison.txt (from this folder)
 # imsm-full-bilinear (these runs) against imsm-full (../eval-imsm-full/merged.json) and
 # ffmpeg's mci (../eval-global-motion/full-alignment-first-run/results.json), same clips,
 # frames, settings, channels and machine.
