@@ -86,7 +86,7 @@ def _fix_shapes(model, system, graph):
 def describe(system, graph):
     """The graph's description; a down graph with a bilinear cover says so."""
     text = DESCRIPTIONS[graph]
-    if graph == "down" and system.cfg.get("cover_filter", "bicubic") == "bilinear":
+    if graph == "down" and system.down.cover_filter == "bilinear":
         text = text.replace("reference cover (bicubic of the linear blend at the LR instant)",
                             "cover = bilinear downscale (half-pixel, no antialiasing) of the linear blend at the LR instant")
     return text

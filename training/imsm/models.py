@@ -123,11 +123,10 @@ def downscale(x, size, cover_filter="bicubic"):
     raise ValueError(f"cover_filter {cover_filter!r}: expected one of {COVER_FILTERS}")
 
 
-def plain_down(frames, offsets, valid, ratio, size, cover_filter="bicubic"):
-    """The plain downscale (the cover with nothing hidden) in PyTorch: clip(filter(linear
-    blend), 0, 1); with "bicubic" exactly the reference down graph."""
+def plain_down(frames, offsets, valid, ratio, size):
+    """The reference down graph in PyTorch: clip(bicubic(linear blend), 0, 1)."""
     w = window_weights(offsets, valid, ratio, 0.0)
-    return downscale(blend_slots(frames, w), size, cover_filter)
+    return downscale(blend_slots(frames, w), size)
 
 
 # ----------------------------------------------------------------------------- IMSM
