@@ -16,7 +16,8 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
 - alignment in the loop (`small-aligned`): the global shift and the "beyond 2 px" rule as
   the engine has them, a widened checkpoint unchanged, the synth's displacement maps in
   the exported graph equal to the training's;
-- the training and export code paths compute the same; the window rules; the channel;
+- the training and export code paths compute the same; the window rules; focus batches
+  (`full-bilinear-focus`); the channel;
 - an end-to-end `small` smoke run (data -> train -> export -> parity -> evaluation), then
   reexport.py on its directory (same graphs from the checkpoint, an "exports" entry) and
   --init-from from it (same weights, sha256 recorded, another network refused);
@@ -324,6 +325,38 @@ def test_windows():
     val = torch.tensor([[1.0, 1.0, 0, 0, 0, 0, 0]])
     wts = models.window_weights(off, val, torch.tensor([2.5]))
     assert torch.allclose(wts[0, :2], torch.tensor([0.7, 0.3]), atol=1e-6), wts
+
+
+def test_focus_batches():
+    """`focus` (full-bilinear-focus): a focus batch draws only the listed ratios and scales,
+    LR phases the stream has (k * r mod 1) and in-between targets only; a configuration
+    without `focus` draws exactly the batches it drew before."""
+    rng = np.random.default_rng(0)
+    clips = [("a", rng.integers(0, 256, (20, 40, 48, 3), dtype=np.uint8))]
+    base = dict(config.CONFIGS["small"], crop=24, batch=4, targets=3, p_synthetic=0.0)
+    foc = dict(base, focus={"p": 1.0, "ratios": [2.0, 2.5], "scales": [1.5, 2.0]})
+    maker = data.BatchMaker(clips, foc, 5)
+    for _ in range(12):
+        b = maker.make()
+        assert b["scale"] in (1.5, 2.0), b["scale"]
+        assert set(b["ratio"].tolist()) <= {2.0, 2.5}, b["ratio"]
+        t = b["t"]
+        assert bool(((t > 0.01) & (t < 0.99)).all()), t  # no key frame among the targets
+        for n, r in enumerate(b["ratio"].tolist()):
+            # at r = 2 every LR frame sits on an HR frame: the targets are the midpoints
+            if r == 2.0:
+                assert torch.allclose(t[n], torch.full_like(t[n], 0.5)), t[n]
+            else:  # r = 2.5: phase 0 or 0.5, targets 1 or 2 HR frames in
+                ok = [0.4, 0.8, 0.2, 0.6]
+                assert all(min(abs(x - o) for o in ok) < 1e-5 for x in t[n].tolist()), t[n]
+    # synthetic scenes in focus: in-between instants too
+    maker = data.BatchMaker(clips, dict(foc, p_synthetic=1.0), 6)
+    b = maker.make()
+    assert bool(((b["t"] > 0.01) & (b["t"] < 0.99)).all()), b["t"]
+    # without focus (or with it off) the draws are those of before
+    a = data.BatchMaker(clips, base, 7).make()
+    c = data.BatchMaker(clips, dict(base, focus=None), 7).make()
+    assert torch.equal(a["t"], c["t"]) and torch.equal(a["win"], c["win"]) and a["scale"] == c["scale"]
 
 
 def test_channel():
@@ -704,7 +737,7 @@ def check_shipped_graphs(d):
     assert max(par.values()) < 1e-3, (d, par)
 
 
-TESTS = [test_windows, test_channel, test_invertibility, test_training_and_export_paths_agree,
+TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]

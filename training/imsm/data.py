@@ -234,6 +234,23 @@ def sample_scale(rng):
     return float(rng.uniform(1.0, 4.0))
 
 
+def focus_batch(cfg, rng):
+    """The configuration's `focus` (None: every batch is drawn over the whole range): with
+    probability focus["p"] a batch is a focus batch, drawn only at the listed rate ratios
+    and scales, each LR frame at a phase the stream really has (k * r mod 1), its targets
+    in-between instants only (no key frame). Configurations without `focus` draw nothing
+    here, so their batches stay as they were."""
+    foc = cfg.get("focus")
+    if not foc or rng.random() >= foc["p"]:
+        return None
+    return foc
+
+
+def focus_phase(r, rng):
+    """The phase of a random LR frame of a stream at rate ratio r: k * r mod 1 for some k."""
+    return float((int(rng.integers(0, 64)) * r) % 1.0)
+
+
 class BatchMaker:
     def __init__(self, clips, cfg, seed):
         self.clips = clips
@@ -244,7 +261,8 @@ class BatchMaker:
         cfg, rng = self.cfg, self.rng
         B = B or cfg["batch"]
         H = W = cfg["crop"]
-        s = sample_scale(rng)
+        foc = focus_batch(cfg, rng)
+        s = float(rng.choice(foc["scales"])) if foc else sample_scale(rng)
         h, w = max(1, round(H / s)), max(1, round(W / s))
         K = cfg["targets"]
         win = torch.empty(2, B, SLOTS * 3, H, W)
@@ -255,8 +273,12 @@ class BatchMaker:
         tt = torch.empty(B, K)
         syn = torch.zeros(B, dtype=torch.bool)
         for n in range(B):
-            r = sample_ratio(rng)
-            phase = 0.0 if rng.random() < 0.4 else float(rng.uniform(0, 1))
+            if foc:
+                r = float(rng.choice(foc["ratios"]))
+                phase = focus_phase(r, rng)
+            else:
+                r = sample_ratio(rng)
+                phase = 0.0 if rng.random() < 0.4 else float(rng.uniform(0, 1))
             p0, p1 = phase, phase + r
             ratio[n] = r
             if rng.random() < cfg["p_synthetic"]:
@@ -266,7 +288,7 @@ class BatchMaker:
                 ws = [contract_window(p, r, lambda i: True) for p in (p0, p1)]
                 times = []
                 for k in range(K):
-                    if rng.random() < 0.3:
+                    if not foc and rng.random() < 0.3:
                         times.append(p0 if rng.random() < 0.5 else p1)
                     else:
                         times.append(p0 + float(rng.uniform(0.02, 0.98)) * r)
@@ -307,6 +329,8 @@ class BatchMaker:
                 for j in range(2):
                     win[j, n], off[j, n], val[j, n] = pack_window(frames_of, ws[j], H, W)
                 cand = [i for i in range(tlo, thi + 1) if avail(i)]
+                if foc:  # in-between instants only, where there are any
+                    cand = [i for i in cand if abs(i - p0) > 1e-6 and abs(i - p1) > 1e-6] or cand
                 pick = [cand[int(rng.integers(len(cand)))] for _ in range(K)]
                 tgt[n] = frames_of(pick)
                 tt[n] = torch.tensor([(i - p0) / r for i in pick], dtype=torch.float32)
