@@ -702,7 +702,8 @@ def test_device_data_pack():
 
 
 def test_shipped_trained_graphs():
-    for name in ("imsm-small", "imsm-small-80", "imsm-small-codec", "imsm-full", "imsm-full-bilinear"):
+    for name in ("imsm-small", "imsm-small-80", "imsm-small-codec", "imsm-full", "imsm-full-bilinear",
+                 "imsm-full-focus"):
         check_shipped_graphs(os.path.join(REPO, "models", name))
 
 
