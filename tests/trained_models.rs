@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use gst::prelude::*;
+use gstimsm::eval::metrics::SquaredError;
 
 /// Shipped trained graph directories: two runs of the `small` configuration, the `full`
 /// one (GPU-trained, about 9x the parameters: the same contract, so the same elements), its
@@ -41,17 +42,15 @@ fn trained_graphs_run_through_both_elements() {
     }
 }
 
-/// PSNR over all bytes (every plane) of two equally long lists of frames.
+/// PSNR over all bytes (every plane) of two equally long lists of frames (imsm-eval's
+/// accumulation: squared error over all frames, then PSNR).
 fn psnr_bytes(a: &[gst::Buffer], b: &[gst::Buffer]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let (mut se, mut n) = (0.0f64, 0usize);
+    let mut se = SquaredError::default();
     for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x.map_readable().unwrap(), y.map_readable().unwrap());
-        assert_eq!(x.len(), y.len());
-        se += x.iter().zip(y.iter()).map(|(p, q)| (*p as f64 - *q as f64).powi(2)).sum::<f64>();
-        n += x.len();
+        se.add(SquaredError::of(&x.map_readable().unwrap(), &y.map_readable().unwrap()));
     }
-    10.0 * (255.0f64.powi(2) / (se / n as f64).max(1e-12)).log10()
+    se.psnr().expect("frames to compare")
 }
 
 /// The graphs that hide on a bilinear cover: their low-rate frames stay within the 36 dB

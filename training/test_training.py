@@ -329,8 +329,8 @@ def test_windows():
 
 def test_focus_batches():
     """`focus` (full-bilinear-focus): a focus batch draws only the listed ratios and scales,
-    LR phases the stream has (k * r mod 1) and in-between targets only; a configuration
-    without `focus` draws exactly the batches it drew before."""
+    LR phases the stream has (k * r mod 1) and in-between targets only; `focus` = None
+    draws the same batches as no `focus` key (neither path takes a draw from the RNG)."""
     rng = np.random.default_rng(0)
     clips = [("a", rng.integers(0, 256, (20, 40, 48, 3), dtype=np.uint8))]
     base = dict(config.CONFIGS["small"], crop=24, batch=4, targets=3, p_synthetic=0.0)
@@ -353,7 +353,7 @@ def test_focus_batches():
     maker = data.BatchMaker(clips, dict(foc, p_synthetic=1.0), 6)
     b = maker.make()
     assert bool(((b["t"] > 0.01) & (b["t"] < 0.99)).all()), b["t"]
-    # without focus (or with it off) the draws are those of before
+    # no focus key and focus = None: the same batches
     a = data.BatchMaker(clips, base, 7).make()
     c = data.BatchMaker(clips, dict(base, focus=None), 7).make()
     assert torch.equal(a["t"], c["t"]) and torch.equal(a["win"], c["win"]) and a["scale"] == c["scale"]
