@@ -545,6 +545,42 @@ def test_alignment_in_the_loop():
     print(f"  parity with displacement maps {err}")
 
 
+def test_mlp_phase_maps():
+    """`mlp_coords`: the synth MLP's sub-pixel phase maps say where each output pixel sits
+    inside its LR pixel; a checkpoint widened for them renders exactly as before; exported
+    with dynamic sizes they match PyTorch at integer and non-integer scales."""
+    import math
+    # at 2x the output rows sit at LR coordinates -0.25 (clamped to 0), 0.25, 0.75, 1.25, ...
+    ph = ops.subpixel_phase(torch.zeros(1, 3, 4, 6), (8, 9))
+    assert ph.shape == (1, 4, 8, 9)
+    rows = ph[0, 0, :, 0].tolist()  # sin of rows
+    want = [0.0] + [math.sin(2 * math.pi * (0.25 + 0.5 * k)) for k in range(6)] + [0.0]
+    assert np.allclose(rows, want, atol=1e-5), rows
+    # at 6 -> 9 columns the phase cycles with period 3 output pixels (u = (x + 0.5) * 2 / 3 - 0.5)
+    cols = ph[0, 3, 0, :].tolist()  # cos of columns
+    u = [min(max((x + 0.5) * 6 / 9 - 0.5, 0.0), 5.0) for x in range(9)]
+    assert np.allclose(cols, [math.cos(2 * math.pi * v) for v in u], atol=1e-5), cols
+    # widening keeps the output; with the maps' weights set, they change it
+    old = perturbed_system(9)
+    new = models.System(dict(old.cfg, mlp_coords=True)).eval()
+    new.load_state_dict(models.widen_for_mlp_coords(old.state_dict()))
+    c = models.feature_channels(old.cfg)
+    g = torch.Generator().manual_seed(5)
+    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
+    t = torch.tensor([0.4])
+    with torch.no_grad():
+        want = old.synth(f0, f1, t, (25, 31))
+        assert float((new.synth(f0, f1, t, (25, 31)) - want).abs().max()) < 1e-6
+        new.synth.mlp1.weight[:, -models.COORD_CHANNELS:].normal_(0, 0.5)
+        assert float((new.synth(f0, f1, t, (25, 31)) - want).abs().max()) > 1e-3
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(new, dd, "imsm-test")
+        checks.check_contract(paths["synth"], "synth")
+        err = checks.parity(new, paths, [(37, 53, 19, 27), (40, 60, 20, 30), (30, 45, 20, 30), (3, 2, 1, 1)], seed=6)
+        assert max(err.values()) < 1e-4, err
+    print(f"  parity with phase maps {err}")
+
+
 def test_smoke_small():
     import train
 
@@ -740,6 +776,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
+         test_mlp_phase_maps,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 

@@ -96,18 +96,23 @@ def read_init(path, net, error):
     ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     # the cover guard acts only in the exported down graph: it does not change the weights;
     # displacement maps (synth_shift_maps) can be added to a checkpoint without them; the
-    # cover's filter (cover_filter) has no weights: a fine-tune may change it
+    # cover's filter (cover_filter) has no weights: a fine-tune may change it; the synth MLP's
+    # phase maps (mlp_coords) are added like the displacement maps
     def arch(n):
         return {k: v for k, v in (n or {}).items()
-                if k not in ("cover_guard_psnr", "synth_shift_maps", "cover_filter")}
+                if k not in ("cover_guard_psnr", "synth_shift_maps", "cover_filter", "mlp_coords")}
 
     had_maps = bool((ck.get("net") or {}).get("synth_shift_maps"))
     maps = bool(net.get("synth_shift_maps"))
-    if arch(ck.get("net")) != arch(net) or (had_maps and not maps):
+    had_coords = bool((ck.get("net") or {}).get("mlp_coords"))
+    coords = bool(net.get("mlp_coords"))
+    if arch(ck.get("net")) != arch(net) or (had_maps and not maps) or (had_coords and not coords):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
     state = ck["state"]
     if maps and not had_maps:  # the synth's displacement maps start with zero weights: the same network at first
         state = models.widen_for_shift_maps(state)
+    if coords and not had_coords:  # the MLP's phase maps likewise
+        state = models.widen_for_mlp_coords(state)
     digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")

@@ -35,6 +35,8 @@ TAUS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)
 # few feature pixels is a value of order one.
 DISP_CHANNELS = 2
 DISP_SCALE = 1.0 / 8.0
+# The synth MLP's sub-pixel phase maps (sin, cos of rows and columns) with `mlp_coords`.
+COORD_CHANNELS = 4
 
 
 def conv(cin, cout, k=3, stride=1, zero=False):
@@ -253,7 +255,11 @@ class Synth(nn.Module):
         self.flow = conv(c, 5, zero=True)  # flow t->0 (2), flow t->1 (2), occlusion logit (1)
         self.delta = conv(c, 3, zero=True)
         self.g = conv(c, self.cg)
-        self.mlp1 = conv(self.cg + 2, cfg["mlp_ch"], k=1)
+        # with `mlp_coords` the MLP also reads each output pixel's sub-pixel position inside its
+        # LR pixel (ops.subpixel_phase): bilinear features alone blur what the hidden
+        # data knows below the LR grid (zero-initialised when widened from a checkpoint)
+        self.coords = bool(cfg.get("mlp_coords", False))
+        self.mlp1 = conv(self.cg + 2 + (COORD_CHANNELS if self.coords else 0), cfg["mlp_ch"], k=1)
         self.mlp2 = conv(cfg["mlp_ch"], 3, k=1, zero=True)
         self.flow_scale = cfg.get("flow_scale", 4.0)
 
@@ -287,6 +293,8 @@ class Synth(nn.Module):
         g = ops.resize_linear(self.g(x), size, 1)
         ratio = ops.size_ratio(f0, size)
         g = torch.cat([g, ops.maps(g, ratio)], 1)
+        if self.coords:
+            g = torch.cat([g, ops.subpixel_phase(x, size)], 1)
         hr = hr + self.mlp2(act(self.mlp1(g)))
         return hr.clamp(0.0, 1.0)
 
@@ -393,6 +401,16 @@ def widen_for_shift_maps(state):
     w = state["synth.inp.weight"]
     extra = torch.zeros(w.shape[0], 2 * DISP_CHANNELS, *w.shape[2:], dtype=w.dtype)
     state["synth.inp.weight"] = torch.cat([w, extra], 1)
+    return state
+
+
+def widen_for_mlp_coords(state):
+    """A checkpoint's weights for the same network with `mlp_coords`: the MLP's first layer
+    gets zero weights for the phase maps, so it computes exactly what it did."""
+    state = dict(state)
+    w = state["synth.mlp1.weight"]
+    extra = torch.zeros(w.shape[0], COORD_CHANNELS, *w.shape[2:], dtype=w.dtype)
+    state["synth.mlp1.weight"] = torch.cat([w, extra], 1)
     return state
 
 

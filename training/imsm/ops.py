@@ -22,6 +22,8 @@ sizes computed in the graph (Shape/Gather/Range), never frozen at trace time.
 `size` is a tuple of ints in training and an int64 tensor [2] (h, w) when exporting.
 """
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -291,6 +293,19 @@ def size_ratio(x, size):
         return _SizeRatio.apply(x, size)
     h, w = size
     return torch.tensor([[x.shape[-2] / h, x.shape[-1] / w]], dtype=x.dtype, device=x.device)
+
+
+def subpixel_phase(x, size):
+    """[N, 4, H, W]: where each pixel of the output grid `size` sits inside x's pixels, as
+    (sin, cos) of 2 pi u for its centre's coordinate u on x's grid, rows then columns:
+    periodic with x's pixel, so it says the sub-pixel position, and continuous (a wrapped
+    offset jumps at half pixels, where torch and ONNX Runtime can round apart). Built from
+    an index ramp (CumSum), the same bilinear resize as the features (clamped at the outer
+    half pixel), Sin and Cos, so it exports with dynamic sizes."""
+    one = x[:, :1] * 0.0 + 1.0
+    ramp = torch.cat([torch.cumsum(one, 2) - 1.0, torch.cumsum(one, 3) - 1.0], 1)
+    a = resize_linear(ramp, size, 1) * (2.0 * math.pi)
+    return torch.cat([torch.sin(a), torch.cos(a)], 1)
 
 
 def const_map(ref, v):
