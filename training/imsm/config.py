@@ -137,16 +137,18 @@ CONFIGS["full-bilinear-focus"] = dict(
 )
 
 
-
 # Sub-pixel phase maps for the synth's per-pixel MLP (net `mlp_coords`, models.Synth): the
 # MLP read only bilinearly resized LR features and the scale, so it could not tell where
 # inside an LR pixel an output pixel sits, and the detail the sender hides from its 2x grid
 # of the dropped frames had no direct way out. Fine-tunes `full-bilinear-focus` from its
-# checkpoint with the maps' weights starting at zero (train.read_init widens it).
+# checkpoint with the maps' weights starting at zero (train.read_init widens it). Measured
+# (50 minutes on the 2-core CPU from models/imsm-full-focus): the maps' weights stayed near
+# zero at this learning rate, no gain; not shipped (docs/probe-hiding-margin/).
 CONFIGS["full-bilinear-focus-coords"] = dict(
     CONFIGS["full-bilinear-focus"],
     net=dict(CONFIGS["full-bilinear-focus"]["net"], mlp_coords=True),
 )
+
 
 def get(name, **overrides):
     import copy

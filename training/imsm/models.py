@@ -393,25 +393,27 @@ class SynthGraph(nn.Module):
         return self.s.synth(feat0, feat1, t, out_size, exporting=True, d0=d0, d1=d1)
 
 
+def _widen_input(state, key, channels):
+    """`state` with `channels` zero input channels appended to the convolution weight `key`:
+    the layer computes exactly what it did until they are trained."""
+    state = dict(state)
+    w = state[key]
+    extra = torch.zeros(w.shape[0], channels, *w.shape[2:], dtype=w.dtype)
+    state[key] = torch.cat([w, extra], 1)
+    return state
+
+
 def widen_for_shift_maps(state):
     """A checkpoint's weights for the same network with `synth_shift_maps`: the synth's
     input convolution gets zero weights for the displacement maps, so it computes exactly
     what it did."""
-    state = dict(state)
-    w = state["synth.inp.weight"]
-    extra = torch.zeros(w.shape[0], 2 * DISP_CHANNELS, *w.shape[2:], dtype=w.dtype)
-    state["synth.inp.weight"] = torch.cat([w, extra], 1)
-    return state
+    return _widen_input(state, "synth.inp.weight", 2 * DISP_CHANNELS)
 
 
 def widen_for_mlp_coords(state):
     """A checkpoint's weights for the same network with `mlp_coords`: the MLP's first layer
     gets zero weights for the phase maps, so it computes exactly what it did."""
-    state = dict(state)
-    w = state["synth.mlp1.weight"]
-    extra = torch.zeros(w.shape[0], COORD_CHANNELS, *w.shape[2:], dtype=w.dtype)
-    state["synth.mlp1.weight"] = torch.cat([w, extra], 1)
-    return state
+    return _widen_input(state, "synth.mlp1.weight", COORD_CHANNELS)
 
 
 def feature_channels(cfg):
