@@ -26,6 +26,7 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
 """
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -549,7 +550,6 @@ def test_mlp_phase_maps():
     """`mlp_coords`: the synth MLP's sub-pixel phase maps say where each output pixel sits
     inside its LR pixel; a checkpoint widened for them renders exactly as before; exported
     with dynamic sizes they match PyTorch at integer and non-integer scales."""
-    import math
     # at 2x the output rows sit at LR coordinates -0.25 (clamped to 0), 0.25, 0.75, 1.25, ...
     ph = ops.subpixel_phase(torch.zeros(1, 3, 4, 6), (8, 9))
     assert ph.shape == (1, 4, 8, 9)

@@ -83,6 +83,11 @@ def versions():
             "opencv": cv2.__version__}
 
 
+# Network options that add inputs to a layer, and how a checkpoint without them is widened
+# (zero weights on the new inputs): the synth's displacement maps, the MLP's phase maps.
+WIDENABLE = {"synth_shift_maps": models.widen_for_shift_maps, "mlp_coords": models.widen_for_mlp_coords}
+
+
 def read_init(path, net, error):
     """The weights of a finished or paused run (checked against this configuration's
     network before any data is loaded) and what they were."""
@@ -95,24 +100,19 @@ def read_init(path, net, error):
         raw = f.read()  # read once: hashed and loaded from the same bytes
     ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     # the cover guard acts only in the exported down graph: it does not change the weights;
-    # displacement maps (synth_shift_maps) can be added to a checkpoint without them; the
-    # cover's filter (cover_filter) has no weights: a fine-tune may change it; the synth MLP's
-    # phase maps (mlp_coords) are added like the displacement maps
+    # the cover's filter (cover_filter) has no weights: a fine-tune may change it; the inputs
+    # of WIDENABLE can be added to a checkpoint without them (never taken away)
     def arch(n):
         return {k: v for k, v in (n or {}).items()
-                if k not in ("cover_guard_psnr", "synth_shift_maps", "cover_filter", "mlp_coords")}
+                if k not in ("cover_guard_psnr", "cover_filter", *WIDENABLE)}
 
-    had_maps = bool((ck.get("net") or {}).get("synth_shift_maps"))
-    maps = bool(net.get("synth_shift_maps"))
-    had_coords = bool((ck.get("net") or {}).get("mlp_coords"))
-    coords = bool(net.get("mlp_coords"))
-    if arch(ck.get("net")) != arch(net) or (had_maps and not maps) or (had_coords and not coords):
+    old_net = ck.get("net") or {}
+    if arch(old_net) != arch(net) or any(old_net.get(k) and not net.get(k) for k in WIDENABLE):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
     state = ck["state"]
-    if maps and not had_maps:  # the synth's displacement maps start with zero weights: the same network at first
-        state = models.widen_for_shift_maps(state)
-    if coords and not had_coords:  # the MLP's phase maps likewise
-        state = models.widen_for_mlp_coords(state)
+    for key, widen in WIDENABLE.items():
+        if net.get(key) and not old_net.get(key):  # new inputs start with zero weights: the same network at first
+            state = widen(state)
     digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")
