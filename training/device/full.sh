@@ -20,6 +20,13 @@ SEED="${SEED:-1}"
 # MAX_MINUTES: training wall time when the session has less than the configuration's 20
 # minutes of device time to spare (train.py --max-minutes)
 MAX_MINUTES="${MAX_MINUTES:-}"
+# CONFIG: the configuration (default `full`); INIT_FROM: a checkpoint (directory) in the
+# repository to fine-tune from (train.py --init-from; ignored once a checkpoint exists);
+# EVAL_CLIPS: train.py --eval-clips ('none' leaves the evaluation to a later
+# `train.py --resume` on the CPU, so no device time goes to it)
+CONFIG="${CONFIG:-full}"
+INIT_FROM="${INIT_FROM:-}"
+EVAL_CLIPS="${EVAL_CLIPS:-}"
 OUT="${OUT:-/tmp/imsm-out}"
 mkdir -p "$RUN" "$OUT"
 export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 IMSM_VIDEO_ROOT=/tmp/video
@@ -40,7 +47,8 @@ nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=cs
 running() { [[ -f "$RUN/pid" ]] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
 if ! running && [[ ! -f "$RUN/rc" ]]; then
     echo "starting training in $RUN"
-    setsid bash -c "python3 training/train.py --config full --seed $SEED --out '$RUN' --device cuda --resume ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} \
+    setsid bash -c "python3 training/train.py --config $CONFIG --seed $SEED --out '$RUN' --device cuda --resume ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} \
+        ${INIT_FROM:+--init-from $INIT_FROM} ${EVAL_CLIPS:+--eval-clips $EVAL_CLIPS} \
         >>'$RUN/console.log' 2>&1 < /dev/null; echo \$? > '$RUN/rc'" &
     echo $! > "$RUN/pid"
 fi

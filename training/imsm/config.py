@@ -137,6 +137,20 @@ CONFIGS["full-bilinear-focus"] = dict(
 )
 
 
+# `full-bilinear-focus` on the lent GPU machine (training/device/full.sh, CONFIG=...):
+# the same objective and focus, fine-tuned from models/imsm-full-focus with `full`'s data
+# (every clip, short side 360, 96 frames) and batches (16 crops of 160 px, 12 loader
+# workers, four codec threads): about 40 times the pixels per minute of the CPU runs.
+# Twice the CPU fine-tunes' learning rate for the larger batch. The evaluation stays the
+# CPU's (train.py's small one, run here after the machine is given back).
+CONFIGS["full-bilinear-focus-gpu"] = dict(
+    CONFIGS["full-bilinear-focus"],
+    n_clips=0, max_frames=96, max_short=360, crop=160, batch=16, num_workers=12, threads=8,
+    codec_threads=4, lr=2e-4, warmup=200, max_minutes=14.0,
+    log_every=100, ckpt_every=2000, ckpt_minutes=1.0,
+)
+
+
 # Sub-pixel phase maps for the synth's per-pixel MLP (net `mlp_coords`, models.Synth): the
 # MLP read only bilinearly resized LR features and the scale, so it could not tell where
 # inside an LR pixel an output pixel sits, and the detail the sender hides from its 2x grid
