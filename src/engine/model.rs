@@ -265,18 +265,6 @@ impl Placement {
         }
     }
 
-    /// Host memory that output frames are written to: page-locked under CUDA, so the
-    /// download is one DMA transfer instead of a copy through a staging buffer.
-    fn output_allocator(self, session: &Session) -> ort::Result<Allocator> {
-        match self {
-            Placement::Host => Ok(Allocator::default()),
-            Placement::Cuda { device_id } => Allocator::new(
-                session,
-                MemoryInfo::new(AllocationDevice::CUDA_PINNED, device_id, AllocatorType::Device, MemoryType::CPUOutput)?,
-            ),
-        }
-    }
-
     /// Moves a host tensor to where the session reads it; on the host it stays as it is
     /// (the tensor owns the frame's buffer, no copy).
     fn place(self, host: Tensor<f32>) -> ort::Result<Tensor<f32>> {
@@ -575,15 +563,18 @@ impl Graph {
         self.binding.bind_input(name, &tensor).map_err(|e| self.run_err(e))
     }
 
-    /// Binds output `name` to a host tensor of [1, 3, h, w] (page-locked under CUDA),
-    /// allocated again only when the size changes: the graph writes every frame there.
+    /// Binds output `name` to a host tensor of [1, 3, h, w], allocated again only when the
+    /// size changes: the graph writes every frame there. Pageable memory under CUDA too
+    /// (ONNX Runtime copies the result out of the provider's buffer): bound to page-locked
+    /// memory (CUDA_PINNED, CPUOutput), ONNX Runtime 1.31's CUDA provider wrote the
+    /// result there in place and then failed to copy it onto itself ("GPUDataTransfer::
+    /// CopyTensorAsync dst_data != src_data", first run on the H100, 2026-11-24).
     fn bind_frame_output(&mut self, name: &'static str, w: usize, h: usize) -> Result<(), ModelError> {
         if self.bound_frame == Some((w, h)) {
             return Ok(());
         }
         self.bound_frame = None;
-        let allocator = self.placement.output_allocator(&self.session).map_err(|e| self.run_err(e))?;
-        let tensor = Tensor::<f32>::new(&allocator, [1usize, 3, h, w]).map_err(|e| self.run_err(e))?;
+        let tensor = Tensor::<f32>::new(&Allocator::default(), [1usize, 3, h, w]).map_err(|e| self.run_err(e))?;
         self.binding.bind_output(name, tensor).map_err(|e| self.run_err(e))?;
         self.bound_frame = Some((w, h));
         Ok(())
@@ -653,7 +644,6 @@ impl Converter {
 pub struct ColourGraphs {
     to_rgb: Converter,
     to_yuv: Converter,
-    placement: Placement,
     /// Where converted frames stay (`placement`'s device).
     device_memory: MemoryInfo<'static>,
 }
@@ -678,7 +668,6 @@ impl ColourGraphs {
         Ok(Self {
             to_rgb: load(YUV420_TO_RGB, "yuv420_to_rgb")?,
             to_yuv: load(RGB_TO_YUV420, "rgb_to_yuv420")?,
-            placement,
             device_memory,
         })
     }
@@ -708,7 +697,7 @@ impl ColourGraphs {
     }
 
     /// Converts an R'G'B' tensor [1, 3, h, w] where the graphs run into `out`'s planes
-    /// (downloaded into page-locked memory under CUDA).
+    /// (downloaded into host memory under CUDA).
     pub fn to_yuv<T: ValueTypeMarker + ?Sized>(
         &mut self,
         rgb: &Value<T>,
@@ -717,7 +706,6 @@ impl ColourGraphs {
         colorimetry: Colorimetry,
         out: &mut Yuv420,
     ) -> Result<(), ModelError> {
-        let placement = self.placement;
         let c = &mut self.to_yuv;
         let coeffs = color::encode_coefficients(colorimetry).map_err(|e| c.err(e))?;
         let k = Tensor::from_array(([10usize], coeffs.to_vec())).map_err(|e| c.err(e))?;
@@ -725,10 +713,10 @@ impl ColourGraphs {
         c.binding.bind_input("coeffs", &k).map_err(|e| c.err(e))?;
         if c.bound != Some((w, h)) {
             c.bound = None;
-            let allocator = placement.output_allocator(&c.session).map_err(|e| c.err(e))?;
             let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
             for (name, pw, ph) in [("y", w, h), ("u", cw, ch), ("v", cw, ch)] {
-                let t = Tensor::<u8>::new(&allocator, [1usize, 1, ph, pw]).map_err(|e| c.err(e))?;
+                // host memory, as in Graph::bind_frame_output (page-locked fails under CUDA)
+                let t = Tensor::<u8>::new(&Allocator::default(), [1usize, 1, ph, pw]).map_err(|e| c.err(e))?;
                 c.binding.bind_output(name, t).map_err(|e| c.err(e))?;
             }
             c.bound = Some((w, h));
