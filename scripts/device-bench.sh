@@ -63,11 +63,11 @@ nv=$(python3 -c 'import glob, os, site; print(":".join(sorted({os.path.dirname(p
 export LD_LIBRARY_PATH="/tmp/ort-gpu/onnxruntime/capi${nv:+:$nv}:$LD_LIBRARY_PATH"
 export ORT_DYLIB_PATH="$ORT" GST_PLUGIN_PATH="$PWD/.device/bin" IMSM_MODEL_DIR="${IMSM_MODEL_DIR:-$PWD/models}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-for provider in cuda tensorrt; do
+for provider in ${PROVIDERS:-cuda tensorrt}; do
     for size in "${sizes[@]}"; do
         echo "=== $provider $size"
         timeout 280 .device/bin/imsm-bench --provider "$provider" --size "$size" --frames "${FRAMES:-120}" \
-            --runs 3 --colour "${COLOUR:-auto}" --overlap "${OVERLAP:-auto}" --models "$IMSM_MODEL_DIR" 2>&1 \
-            | tee "$OUT/bench-$provider-$size-colour-${COLOUR:-auto}-overlap-${OVERLAP:-auto}.txt"
+            --runs 3 --element "${ELEMENT:-both}" --colour "${COLOUR:-auto}" --overlap "${OVERLAP:-auto}" --models "$IMSM_MODEL_DIR" 2>&1 \
+            | tee "$OUT/bench-$provider-${ELEMENT:-both}-$size-colour-${COLOUR:-auto}-overlap-${OVERLAP:-auto}.txt"
     done
 done
