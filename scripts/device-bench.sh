@@ -8,11 +8,14 @@
 #       .device/gst-runtime.tar.gz (../shared/tools/gst-runtime-bundle.sh). All ignored by git.
 #   there:  bash scripts/device-bench.sh run [SIZE...]     (default sizes 1920x1080 3840x2160)
 #       carry .gpu-runtime/part0, .gpu-runtime/zstd, .gpu-runtime/unpack.sh in the first
-#       call, the other parts in the next calls (<= 64 MiB a call), .device/bin and
+#       call, the other parts in the next calls (<= 64 MiB a call with the working tree:
+#       training/device/slim-tree.sh on first, the repository is ~40 MB), .device/bin and
 #       .device/gst-runtime.tar.gz with the last part; each call with `run` unpacks what
 #       has arrived and, once everything is there, runs imsm-bench for the CUDA and
 #       TensorRT providers at each size (down: SIZE@60 -> SIZE/2@30, up: SIZE/2@30 ->
-#       SIZE@60), writing bench-<provider>-<size>-colour-<c>-overlap-<o>.txt to $OUT.
+#       SIZE@60), writing bench-<provider>-<element>-<size>-colour-<c>-overlap-<o>.txt
+#       to $OUT. PROVIDERS (default "cuda tensorrt") and ELEMENT (down, up, default both)
+#       narrow a run; IMSM_MODEL_DIR picks the graphs (default models/, the reference ones).
 #       COLOUR=host|graphs picks where I420 <-> RGB runs and OVERLAP=on|off the elements'
 #       overlap (both default auto: colour graphs and overlap on the GPU); run it again
 #       with COLOUR=host or OVERLAP=off to measure what each gains.
