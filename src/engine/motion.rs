@@ -210,6 +210,12 @@ impl LumaPyramid {
 /// differ in size, are too small to search, or no translation explains them clearly
 /// better than none ([`ACCEPT_RATIO`]).
 pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
+    global_shift_on(prev, next, motion_threads())
+}
+
+/// [`global_shift`] with each level's candidates scored on up to `threads` threads (the
+/// choice among them is made in scan order afterwards: the same for any count).
+fn global_shift_on(prev: &LumaPyramid, next: &LumaPyramid, threads: usize) -> Shift {
     if prev.size != next.size || prev.step != next.step {
         return Shift::ZERO;
     }
@@ -222,16 +228,21 @@ pub fn global_shift(prev: &LumaPyramid, next: &LumaPyramid) -> Shift {
         let (p, n) = (&prev.levels[level], &next.levels[level]);
         let radius = if level == coarsest { (max_shift >> coarsest).max(2) as i32 } else { 1 };
         let margin = g.reach() + radius as usize;
+        let candidates: Vec<Shift> = (g.dy - radius..=g.dy + radius)
+            .flat_map(|dy| (g.dx - radius..=g.dx + radius).map(move |dx| Shift::new(dy, dx)))
+            .collect();
+        let scores: Vec<Option<f32>> =
+            par_chunks(candidates.len(), threads, |r| candidates[r].iter().map(|&s| p.mean_abs_diff(n, s, margin)).collect::<Vec<_>>())
+                .into_iter()
+                .flatten()
+                .collect();
         let mut best: Option<(f32, Shift)> = None;
-        for dy in g.dy - radius..=g.dy + radius {
-            for dx in g.dx - radius..=g.dx + radius {
-                let s = Shift::new(dy, dx);
-                if let Some(d) = p.mean_abs_diff(n, s, margin) {
-                    // Ties go to the shorter shift, then to the first found in scan order.
-                    // (map_or, not is_none_or: the crate's rust-version is 1.80.)
-                    if best.map_or(true, |(b, bs)| d < b || (d == b && s.reach() < bs.reach())) {
-                        best = Some((d, s));
-                    }
+        for (&s, score) in candidates.iter().zip(scores) {
+            if let Some(d) = score {
+                // Ties go to the shorter shift, then to the first found in scan order.
+                // (map_or, not is_none_or: the crate's rust-version is 1.80.)
+                if best.map_or(true, |(b, bs)| d < b || (d == b && s.reach() < bs.reach())) {
+                    best = Some((d, s));
                 }
             }
         }
@@ -618,6 +629,10 @@ mod tests {
         let band = texture(w, h, -2, 6);
         let mixed: Vec<u8> = (0..w * h).map(|i| if (i / w) % 90 < 40 { band[i] } else { moved[i] }).collect();
         let next = LumaPyramid::from_luma8(w, h, &mixed);
+        let g = global_shift_on(&prev, &next, 1);
+        for threads in [2, 3, 8] {
+            assert_eq!(global_shift_on(&prev, &next, threads), g, "{threads} threads");
+        }
         let one = local_field_on(&prev, &next, Shift::ZERO, 1).expect("a field");
         assert!(one.departures(one.tile(0, 0)) > 0, "the test needs tiles that move differently");
         for threads in [2, 3, 8, 64] {
