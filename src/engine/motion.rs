@@ -231,8 +231,10 @@ fn global_shift_on(prev: &LumaPyramid, next: &LumaPyramid, threads: usize) -> Sh
         let candidates: Vec<Shift> = (g.dy - radius..=g.dy + radius)
             .flat_map(|dy| (g.dx - radius..=g.dx + radius).map(move |dx| Shift::new(dy, dx)))
             .collect();
+        // threads only where the level's work outweighs starting them (~1 M differences)
+        let level_threads = if p.width * p.height * candidates.len() >= PAR_MIN_WORK { threads } else { 1 };
         let scores: Vec<Option<f32>> =
-            par_chunks(candidates.len(), threads, |r| candidates[r].iter().map(|&s| p.mean_abs_diff(n, s, margin)).collect::<Vec<_>>())
+            par_chunks(candidates.len(), level_threads, |r| candidates[r].iter().map(|&s| p.mean_abs_diff(n, s, margin)).collect::<Vec<_>>())
                 .into_iter()
                 .flatten()
                 .collect();
@@ -489,7 +491,7 @@ fn index_maps_on(field: &MotionField, t: f32, feat: (usize, usize), threads: usi
         }
     };
     let mut maps = [vec![0i64; fw * fh], vec![0i64; fw * fh]];
-    let threads = threads.clamp(1, fh.max(1));
+    let threads = if fw * fh * 16 >= PAR_MIN_WORK { threads.clamp(1, fh.max(1)) } else { 1 };
     if threads == 1 || fw == 0 {
         let [m0, m1] = &mut maps;
         fill(0, m0, m1);
@@ -505,6 +507,10 @@ fn index_maps_on(field: &MotionField, t: f32, feat: (usize, usize), threads: usi
     });
     maps
 }
+
+/// Below about this many elementary operations, work stays on the calling thread (starting
+/// scoped threads costs tens of microseconds each).
+const PAR_MIN_WORK: usize = 1 << 20;
 
 /// Threads for imsmup's host-side motion work (measured on the H100 machine's host: local
 /// motion held imsmup at 13 output frames/s of 1080p, the GPU waiting): the machine's
@@ -629,9 +635,12 @@ mod tests {
         let band = texture(w, h, -2, 6);
         let mixed: Vec<u8> = (0..w * h).map(|i| if (i / w) % 90 < 40 { band[i] } else { moved[i] }).collect();
         let next = LumaPyramid::from_luma8(w, h, &mixed);
-        let g = global_shift_on(&prev, &next, 1);
+        // (large enough that the finest level's candidates are scored on threads)
+        let (big0, big1) = (pyr(960, 540, 0, 0), pyr(960, 540, 7, -12));
+        let g = global_shift_on(&big0, &big1, 1);
+        assert_eq!(g, Shift::new(7, -12));
         for threads in [2, 3, 8] {
-            assert_eq!(global_shift_on(&prev, &next, threads), g, "{threads} threads");
+            assert_eq!(global_shift_on(&big0, &big1, threads), g, "{threads} threads");
         }
         let one = local_field_on(&prev, &next, Shift::ZERO, 1).expect("a field");
         assert!(one.departures(one.tile(0, 0)) > 0, "the test needs tiles that move differently");
