@@ -67,6 +67,10 @@ CONFIGS = {
         # the never-worse hinge (trainer.never_worse_gap): on CPU it removed the per-clip losses
         # against imsm-plain (models/imsm-small-codec)
         "never_worse": 1.0,
+        # share of the coded samples whose CRF the sender is told (the rest get q = 0, as
+        # lossless ones do: the sender must hedge at q = 0); the stego PSNR band (dB against
+        # the plain downscale) the cover weight's dual keeps training batches in
+        "p_quality_known": 0.7, "stego_band": (38.0, 42.0),
         "cover_l2": 0.5, "cover_l1": 0.05, "cover_ramp": (0.3, 0.6), "latent": 0.2,
         "eval_frames": 33, "eval_short": 360, "eval_max_w": 640,
         "log_every": 100, "ckpt_every": 2000, "ckpt_minutes": 1.0,

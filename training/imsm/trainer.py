@@ -178,8 +178,10 @@ class Trainer:
             encoders = [str(e) for e in rng.choice(names, size=B, p=w / w.sum())]
         q = torch.zeros(B, device=dev)
         if use_codec:
+            # the rest of the coded samples go through unannounced (q = 0, as for lossless)
+            p_known = cfg.get("p_quality_known", 0.7)
             for n in range(B):
-                if rng.random() < 0.7:
+                if rng.random() < p_known:
                     q[n] = chn.crf_to_quality(crfs[n], encoders[n])
         # sender
         cat = lambda a: torch.cat([a[0, :bi], a[1, :bi]])  # noqa: E731
@@ -221,13 +223,15 @@ class Trainer:
             gap = self.never_worse_gap(out[:bi * K], target[:bi * K], cover, chroma[:bi], crfs[:bi],
                                        presets[:bi], tt[:bi], (H, W), encoders[:bi])
             loss = loss + cfg["never_worse"] * torch.relu(gap).mean()
-        # dual update of the cover weight once the ramp has started: stego 38..42 dB vs plain
+        # dual update of the cover weight once the ramp has started: stego PSNR against the
+        # plain downscale kept in `stego_band` (default 38..42 dB)
         stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
         self.stego_ema = stego if self.stego_ema is None else 0.9 * self.stego_ema + 0.1 * stego
+        band_lo, band_hi = cfg.get("stego_band", (38.0, 42.0))
         if f >= cfg["cover_ramp"][0]:
-            if self.stego_ema < 38.0:
+            if self.stego_ema < band_lo:
                 self.dual = min(self.dual * 1.03, 200.0)
-            elif self.stego_ema > 42.0:
+            elif self.stego_ema > band_hi:
                 self.dual = max(self.dual / 1.03, 0.05)
         # metrics
         with torch.no_grad():
