@@ -585,7 +585,7 @@ fn render_up(graphs: &mut UpGraphs, jobs: Vec<UpJob<Received<Features>>>, out: &
     let (w, h) = (out.layout.width, out.layout.height);
     let n = jobs.len() as u64;
     for job in jobs {
-        let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size());
+        let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size(), 0);
         let (f0, f1) = (&job.prev.features, &job.next.features);
         if graphs.converts_colour() {
             let mut yuv = Yuv420::new(w, h);

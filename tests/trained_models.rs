@@ -206,3 +206,31 @@ fn local_motion_renders_a_layer_that_moves_otherwise_than_the_camera() {
     assert!(on > off + 1.0, "faster layer's in-between PSNR with local-motion {on:.2} dB, global only {off:.2} dB");
     println!("faster layer's in-between PSNR: local-motion on {on:.2} dB, off (global only) {off:.2} dB");
 }
+
+/// `motion-threads` only shares the motion work out: the scene of the local-motion test
+/// renders to the same pictures on one thread, three, and the default.
+#[test]
+fn motion_threads_change_nothing_but_the_threads() {
+    let (w, h) = (160usize, 96usize);
+    let split = 2 * h as i64 * 2 / 3;
+    let pan = |hy: i64, k2: i64| if hy < split { 12 * k2 } else { 20 * k2 + 5000 };
+    let psnr = |threads: Option<u32>| {
+        in_between_psnr(
+            w,
+            h,
+            6,
+            |e| {
+                if let Some(n) = threads {
+                    e.set_property("motion-threads", n)
+                }
+            },
+            |k| moved(w, h, 2, |hy| pan(hy, 2 * k as i64)),
+            |k| moved(2 * w, 2 * h, 1, |hy| pan(hy, 2 * k as i64 + 1)),
+            0..2 * h,
+        )
+    };
+    let default = psnr(None);
+    for n in [1, 3] {
+        assert_eq!(psnr(Some(n)), default, "motion-threads={n}");
+    }
+}

@@ -519,6 +519,15 @@ fn motion_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
+/// `threads`, or [`motion_threads`] for 0.
+fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 {
+        motion_threads()
+    } else {
+        threads
+    }
+}
+
 /// `f` over `0..n` cut into up to `threads` contiguous ranges, each on a scoped thread (on
 /// the calling thread when one), the results in order.
 fn par_chunks<R: Send>(n: usize, threads: usize, f: impl Fn(std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
@@ -551,6 +560,8 @@ pub enum Alignment {
 #[derive(Debug, Default)]
 pub struct MotionTracker {
     last: Option<(u64, LumaPyramid)>,
+    /// Threads for the searches (0: [`motion_threads`]).
+    threads: usize,
 }
 
 /// A frame's measured motion from received frame `from`: its global translation and, where
@@ -563,12 +574,19 @@ pub struct FrameMotion {
 }
 
 impl MotionTracker {
+    /// A tracker whose searches run on up to `threads` threads (0: the machine's cores, up
+    /// to 8); the measured motion is the same for any count.
+    pub fn with_threads(threads: usize) -> Self {
+        Self { last: None, threads }
+    }
+
     /// Records received frame `index` and returns its motion from the previous one; with
     /// `local`, the motion field too ([`local_field`]).
     pub fn observe(&mut self, index: u64, luma: LumaPyramid, local: bool) -> Option<FrameMotion> {
         let motion = self.last.as_ref().map(|(from, prev)| {
-            let shift = global_shift(prev, &luma);
-            let field = if local { local_field(prev, &luma, shift) } else { None };
+            let threads = resolve_threads(self.threads);
+            let shift = global_shift_on(prev, &luma, threads);
+            let field = if local { local_field_on(prev, &luma, shift, threads) } else { None };
             FrameMotion { from: *from, shift, field }
         });
         self.last = Some((index, luma));
@@ -592,10 +610,11 @@ impl<F> Received<F> {
     /// is one, else by the global translation. Not at all unless this frame's motion was
     /// measured from `prev_index` (not so after a gap, or at the end of a stream, where
     /// both frames are this one).
-    pub fn alignment_from(&self, prev_index: u64, t: f32, feat: (usize, usize)) -> Alignment {
+    /// `threads` builds the index maps (0: the machine's cores, up to 8).
+    pub fn alignment_from(&self, prev_index: u64, t: f32, feat: (usize, usize), threads: usize) -> Alignment {
         match &self.motion {
             Some(m) if m.from == prev_index => match &m.field {
-                Some(field) => Alignment::Indices(Box::new(index_maps(field, t, feat))),
+                Some(field) => Alignment::Indices(Box::new(index_maps_on(field, t, feat, resolve_threads(threads)))),
                 None => Alignment::Shifts(shifts_at(m.shift, t, self.size, feat)),
             },
             _ => Alignment::None,
@@ -841,18 +860,18 @@ mod tests {
         let m = tracker.observe(1, pyr(320, 180, 0, 12), false).expect("measured");
         assert_eq!(m, FrameMotion { from: 0, shift: Shift::new(0, 12), field: None });
         let received = |motion: &FrameMotion| Received { features: (), size: (320, 180), motion: Some(motion.clone()) };
-        assert_eq!(received(&m).alignment_from(0, 0.5, (320, 180)), Alignment::Shifts([Shift::new(0, 4), Shift::new(0, -4)]));
+        assert_eq!(received(&m).alignment_from(0, 0.5, (320, 180), 0), Alignment::Shifts([Shift::new(0, 4), Shift::new(0, -4)]));
         // a job whose frames are not that pair (a gap, or the end of the stream) is not moved
-        assert_eq!(received(&m).alignment_from(1, 0.5, (320, 180)), Alignment::None);
+        assert_eq!(received(&m).alignment_from(1, 0.5, (320, 180), 0), Alignment::None);
         let unmeasured = Received { features: (), size: (320, 180), motion: None };
-        assert_eq!(unmeasured.alignment_from(0, 0.5, (320, 180)), Alignment::None);
+        assert_eq!(unmeasured.alignment_from(0, 0.5, (320, 180), 0), Alignment::None);
         let m2 = tracker.observe(5, pyr(320, 180, -4, 12), true).expect("measured");
         assert_eq!((m2.from, m2.shift), (1, Shift::new(-4, 0)));
         // with the field: every tile of a uniform pan moves with it, and the per-pixel
         // alignment is the global one at every pixel
         let field = m2.field.clone().expect("field measured");
         assert_eq!(field.departures(Shift::new(-4, 0)), 0);
-        let Alignment::Indices(maps) = received(&m2).alignment_from(1, 0.0, (320, 180)) else { panic!("indices") };
+        let Alignment::Indices(maps) = received(&m2).alignment_from(1, 0.0, (320, 180), 0) else { panic!("indices") };
         let [Shift { dy, .. }, _] = shifts_at(Shift::new(-4, 0), 0.0, (320, 180), (320, 180));
         assert_eq!(dy, 0);
         let [_, s1] = shifts_at(Shift::new(-4, 0), 0.0, (320, 180), (320, 180));

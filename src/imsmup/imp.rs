@@ -23,11 +23,12 @@ pub struct UpExtra {
     stream_kind: StreamKind,
     global_motion: bool,
     local_motion: bool,
+    motion_threads: u32,
 }
 
 impl Default for UpExtra {
     fn default() -> Self {
-        Self { stream_kind: StreamKind::default(), global_motion: true, local_motion: true }
+        Self { stream_kind: StreamKind::default(), global_motion: true, local_motion: true, motion_threads: 0 }
     }
 }
 
@@ -38,6 +39,8 @@ pub struct Up {
     motion: Option<MotionTracker>,
     /// Measure the local motion field too (`local-motion`).
     local_motion: bool,
+    /// Threads for the motion work (`motion-threads`, 0 = auto).
+    motion_threads: usize,
     out_w: usize,
     out_h: usize,
     hint: f32,
@@ -73,8 +76,9 @@ impl Resample for Up {
     fn new_stream(input: Geometry, output: Geometry, extra: &UpExtra, yuv_out: Option<Colorimetry>) -> Self {
         Self {
             scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
-            motion: extra.global_motion.then(MotionTracker::default),
+            motion: extra.global_motion.then(|| MotionTracker::with_threads(extra.motion_threads as usize)),
             local_motion: extra.local_motion,
+            motion_threads: extra.motion_threads as usize,
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
@@ -154,6 +158,17 @@ impl Resample for Up {
                 .default_value(true)
                 .mutable_ready()
                 .build(),
+            glib::ParamSpecUInt::builder("motion-threads")
+                .nick("Motion threads")
+                .blurb(
+                    "Threads for the global and local motion search and the per-pixel alignment maps \
+                     (host work beside the graphs; 0 = the machine's cores, up to 8). The result is the same \
+                     for any count: set it to share the CPU between many streams",
+                )
+                .maximum(64)
+                .default_value(0)
+                .mutable_ready()
+                .build(),
         ]
     }
 
@@ -162,6 +177,7 @@ impl Resample for Up {
             "stream-kind" => extra.stream_kind = value.get().unwrap(),
             "global-motion" => extra.global_motion = value.get().unwrap(),
             "local-motion" => extra.local_motion = value.get().unwrap(),
+            "motion-threads" => extra.motion_threads = value.get().unwrap(),
             _ => {}
         }
     }
@@ -171,6 +187,7 @@ impl Resample for Up {
             "stream-kind" => extra.stream_kind.to_value(),
             "global-motion" => extra.global_motion.to_value(),
             "local-motion" => extra.local_motion.to_value(),
+            "motion-threads" => extra.motion_threads.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -181,7 +198,7 @@ impl Up {
         jobs.into_iter()
             .map(|job| {
                 let (w, h) = (self.out_w, self.out_h);
-                let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size());
+                let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size(), self.motion_threads);
                 let (f0, f1) = (&job.prev.features, &job.next.features);
                 let frame = match self.yuv_out {
                     Some(c) => {
