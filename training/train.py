@@ -41,14 +41,19 @@ PARITY_CASES = [(37, 53, 19, 27), (64, 48, 33, 17), (31, 29, 40, 41), (16, 16, 1
 
 
 def git_commit():
+    # The GPU machine's copy of the repository brings a .git of the session's start, not of
+    # the commit the working tree is at: training/device/full.sh passes that commit here.
+    given = os.environ.get("IMSM_SOURCE_COMMIT")
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.strip()
+        if given and given != head:
+            return given, None  # whether training/ differs from it cannot be told here
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "training"], cwd=REPO, capture_output=True,
                                text=True).stdout.strip()
         return head, bool(dirty)
     except Exception:  # noqa: BLE001
-        return None, None
+        return given, None
 
 
 def hardware(device):

@@ -27,6 +27,10 @@ MAX_MINUTES="${MAX_MINUTES:-}"
 CONFIG="${CONFIG:-full}"
 INIT_FROM="${INIT_FROM:-}"
 EVAL_CLIPS="${EVAL_CLIPS:-}"
+# SOURCE_COMMIT: the commit the carried working tree is at (`git rev-parse HEAD` here, put
+# into the command): the machine's .git is the session's first state, so train.py records
+# this one instead (provenance.json, train.log)
+export IMSM_SOURCE_COMMIT="${SOURCE_COMMIT:-}"
 OUT="${OUT:-/tmp/imsm-out}"
 mkdir -p "$RUN" "$OUT"
 export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 IMSM_VIDEO_ROOT=/tmp/video
