@@ -3,7 +3,9 @@
 #   1. cargo test: library unit tests, integration tests (tests/) and the examples'
 #      unit tests (the dev profile is optimised, see Cargo.toml), then doc tests;
 #   2. the reference ONNX graphs against their contract (training/test_reference_models.py);
-#   3. the example scripts, headless, on the bundled clip (small sizes, to out/ci/);
+#   3. the example scripts, headless, on the bundled clip (small sizes, to out/ci/), the
+#      benches compiled (not run: their figures are for people, not pass/fail) and the
+#      device scripts parsed;
 #   4. the training tests (training/test_training.py, in .venv-train; IMSM_TRAINING_TESTS=0 skips).
 # Runs every step and exits non-zero if any failed.
 set -euo pipefail
@@ -32,7 +34,8 @@ step "reference graphs" .venv/bin/python training/test_reference_models.py
 step "examples/transcode.sh" bash examples/transcode.sh media/flower_cc0.mp4 out/ci/transcode.mp4 320x180 24
 step "examples/abr-ladder.sh" env RUNGS="320x180@30000/1001:300 256x144@15000/1001:150" \
     bash examples/abr-ladder.sh media/flower_cc0.mp4 out/ci/ladder
-step "device scripts parse" bash -c 'for f in training/device/full.sh scripts/device-bench.sh; do bash -n "$f" || exit 1; done'
+step "benches build" cargo build --release --benches
+step "device scripts parse" bash -c 'for f in training/device/full.sh training/device/slim-tree.sh scripts/device-bench.sh; do bash -n "$f" || exit 1; done'
 step "examples/display-adapt.sh" bash examples/display-adapt.sh --headless out/ci/transcode.mp4 480x270 60
 
 # The training tests: a smoke run (data -> train -> export -> ONNX parity, invertibility;
