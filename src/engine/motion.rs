@@ -420,6 +420,8 @@ fn local_field_on(prev: &LumaPyramid, next: &LumaPyramid, g: Shift, threads: usi
         }
         shifts
     };
+    // (each pixel is compared for ~100 candidate shifts: threads from ~16 k pixels on)
+    let threads = if p0.width * p0.height * 64 >= PAR_MIN_WORK { threads } else { 1 };
     let shifts: Vec<Shift> = par_chunks(ey.len() - 1, threads, |rows| rows.flat_map(tile_row).collect::<Vec<_>>())
         .into_iter()
         .flatten()
