@@ -3,29 +3,12 @@
 //! `cargo bench --bench color` (release profile). Prints min / median per call.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use gstimsm::engine::color::{from_rgb, to_rgb, Colorimetry, FrameLayout, PixelFormat};
 use gstimsm::engine::RgbFrame;
 
-fn time<F: FnMut()>(iters: usize, mut f: F) -> (Duration, Duration) {
-    for _ in 0..3 {
-        f();
-    }
-    let mut t: Vec<Duration> = (0..iters)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed()
-        })
-        .collect();
-    t.sort();
-    (t[0], t[t.len() / 2])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+mod timing;
+use timing::{ms, time};
 
 fn main() {
     let (w, h) = (1920usize, 1080usize);
@@ -53,12 +36,12 @@ fn main() {
             })
             .collect();
         let mut rgb = RgbFrame::new(w, h);
-        let (tmin, tmed) = time(iters, || {
+        let (tmin, tmed) = time(3, iters, || {
             let refs: Vec<&[u8]> = planes.iter().map(|p| &p[..]).collect();
             to_rgb(&layout, c, &refs, black_box(&mut rgb)).unwrap();
         });
         println!("{format:?} {w}x{h} to_rgb:   min {:6.2} ms  median {:6.2} ms", ms(tmin), ms(tmed));
-        let (tmin, tmed) = time(iters, || {
+        let (tmin, tmed) = time(3, iters, || {
             let mut refs: Vec<&mut [u8]> = planes.iter_mut().map(|p| &mut p[..]).collect();
             from_rgb(black_box(&rgb), &layout, c, &mut refs).unwrap();
         });

@@ -8,26 +8,12 @@
 //! this host work, not the GPU, bounded it.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gstimsm::engine::motion::{global_shift, index_maps, local_field, LumaPyramid};
 
-fn time<F: FnMut()>(iters: usize, mut f: F) -> (Duration, Duration) {
-    f();
-    let mut t: Vec<Duration> = (0..iters)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed()
-        })
-        .collect();
-    t.sort();
-    (t[0], t[t.len() / 2])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+mod timing;
+use timing::{ms, time};
 
 /// Smooth random texture (value noise on a 16-pixel lattice plus fine noise), the scene
 /// moved by (oy, ox); a 200x120 block moved by (by, bx) more, as a nearer object.
@@ -70,16 +56,16 @@ fn main() {
     let report = |name: &str, per: &str, (lo, med): (Duration, Duration)| {
         println!("  {name:<28} {:>8.2} / {:>8.2} ms  ({per})", ms(lo), ms(med));
     };
-    report("LumaPyramid::from_luma8", "per received frame", time(iters, || {
+    report("LumaPyramid::from_luma8", "per received frame", time(1, iters, || {
         black_box(LumaPyramid::from_luma8(w, h, black_box(&next)));
     }));
-    report("global_shift", "per received frame", time(iters, || {
+    report("global_shift", "per received frame", time(1, iters, || {
         black_box(global_shift(black_box(&p), black_box(&n)));
     }));
-    report("local_field", "per received frame", time(iters, || {
+    report("local_field", "per received frame", time(1, iters, || {
         black_box(local_field(black_box(&p), black_box(&n), g));
     }));
-    report("index_maps (t = 0.5)", "per output frame", time(iters, || {
+    report("index_maps (t = 0.5)", "per output frame", time(1, iters, || {
         black_box(index_maps(black_box(&field), 0.5, (w, h)));
     }));
 }
