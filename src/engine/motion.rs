@@ -582,6 +582,11 @@ impl MotionTracker {
         Self { last: None, threads }
     }
 
+    /// The thread count it was made with (0: the machine's cores, up to 8).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Records received frame `index` and returns its motion from the previous one; with
     /// `local`, the motion field too ([`local_field`]).
     pub fn observe(&mut self, index: u64, luma: LumaPyramid, local: bool) -> Option<FrameMotion> {

@@ -39,8 +39,6 @@ pub struct Up {
     motion: Option<MotionTracker>,
     /// Measure the local motion field too (`local-motion`).
     local_motion: bool,
-    /// Threads for the motion work (`motion-threads`, 0 = auto).
-    motion_threads: usize,
     out_w: usize,
     out_h: usize,
     hint: f32,
@@ -78,7 +76,6 @@ impl Resample for Up {
             scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
             motion: extra.global_motion.then(|| MotionTracker::with_threads(extra.motion_threads as usize)),
             local_motion: extra.local_motion,
-            motion_threads: extra.motion_threads as usize,
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
@@ -198,7 +195,9 @@ impl Up {
         jobs.into_iter()
             .map(|job| {
                 let (w, h) = (self.out_w, self.out_h);
-                let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size(), self.motion_threads);
+                // (an alignment exists only where the tracker measured motion, so its count)
+                let threads = self.motion.as_ref().map_or(0, MotionTracker::threads);
+                let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size(), threads);
                 let (f0, f1) = (&job.prev.features, &job.next.features);
                 let frame = match self.yuv_out {
                     Some(c) => {
