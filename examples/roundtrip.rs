@@ -7,6 +7,7 @@
 //!   --crf N              x264 constant-quality value, 0-50 (x264enc pass=qual quantizer=N); default 23
 //!   --threads N          ONNX Runtime threads for imsmdown and imsmup (0 = ONNX Runtime decides); default 2
 //!   --classic-scale M    videoscale method of the classic pipeline (default: bilinear, videoscale's default)
+//!   --model-dir DIR      graphs for imsmdown and imsmup (their model-dir property); default: the elements' default
 //!   --keep DIR           keep the two low-rate .mp4 files in DIR
 //! ```
 //!
@@ -15,8 +16,13 @@
 //!  b. `decodebin ! imsmdown ! W/2 x H/2 @ F/2 ! x264enc ! mp4mux` to a file, printing the bitrate;
 //!  c. `qtdemux ! h264parse ! avdec_h264 ! imsmup ! W x H @ F`;
 //!  d. the same with `videorate ! videoscale` down and up instead of imsmdown/imsmup;
-//!  e. PSNR over all frames, over key frames (instants the low-rate stream has a frame
-//!     for: even source frames at ratio 2) and over in-between frames, for both; and
+//!  e. the classic low-rate file of d. through `imsmup stream-kind=plain`: imsmup as an
+//!     upscaler of ordinary video, with nothing hidden in it;
+//!  f. the same file through ffmpeg's `minterpolate=mi_mode=mci` and a bicubic scale
+//!     (skipped when ffmpeg is missing): motion-compensated interpolation without
+//!     learned weights, the baseline of the project's quality bars;
+//!  g. PSNR over all frames, over key frames (instants the low-rate stream has a frame
+//!     for: even source frames at ratio 2) and over in-between frames, for each; and
 //!     imsmdown's low-rate frames against the classic low-rate frames (before x264).
 //!
 //! Every stream reaches its appsink as I420 and is turned into RGB here with exact
@@ -213,10 +219,11 @@ mod metrics {
         pub crf: u32,
         pub threads: u32,
         pub classic_scale: String,
+        pub model_dir: Option<std::path::PathBuf>,
         pub keep: Option<std::path::PathBuf>,
     }
 
-    pub const USAGE: &str = "usage: roundtrip [--crf N] [--threads N] [--classic-scale METHOD] [--keep DIR] CLIP";
+    pub const USAGE: &str = "usage: roundtrip [--crf N] [--threads N] [--classic-scale METHOD] [--model-dir DIR] [--keep DIR] CLIP";
 
     /// Parses the command line (without the program name). Err carries the message;
     /// Ok(None) means --help.
@@ -228,6 +235,7 @@ mod metrics {
             crf: 23,
             threads: 2,
             classic_scale: "bilinear".into(),
+            model_dir: None,
             keep: None,
         };
         while let Some(a) = it.next() {
@@ -243,6 +251,7 @@ mod metrics {
                     out.threads = v.parse().ok().filter(|t| *t <= 256).ok_or_else(|| format!("--threads takes 0-256, not {v:?}"))?;
                 }
                 "--classic-scale" => out.classic_scale = value("--classic-scale")?,
+                "--model-dir" => out.model_dir = Some(value("--model-dir")?.into()),
                 "--keep" => out.keep = Some(value("--keep")?.into()),
                 s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
                 _ if clip.is_some() => return Err(format!("one clip only, got a second: {a}")),
@@ -426,7 +435,9 @@ mod metrics {
             let a = args("clip.mp4").unwrap().unwrap();
             assert_eq!(a.clip, std::path::PathBuf::from("clip.mp4"));
             assert_eq!((a.crf, a.threads, a.classic_scale.as_str(), a.keep), (23, 2, "bilinear", None));
-            let a = args("--crf 30 --threads 1 --classic-scale catrom --keep out x.mp4").unwrap().unwrap();
+            let a = args("--crf 30 --threads 1 --classic-scale catrom --model-dir m --keep out x.mp4").unwrap().unwrap();
+            assert_eq!(a.model_dir, Some("m".into()));
+            assert_eq!(args("x.mp4").unwrap().unwrap().model_dir, None);
             assert_eq!((a.crf, a.threads, a.classic_scale.as_str()), (30, 1, "catrom"));
             assert_eq!(a.keep, Some("out".into()));
             assert_eq!(args("--help").unwrap(), None);
@@ -448,6 +459,9 @@ struct Frame {
     width: u32,
     height: u32,
     rate: Option<Rate>,
+    /// The Y'CbCr matrix and range it was converted from.
+    matrix: metrics::Matrix,
+    full_range: bool,
     data: Vec<u8>,
 }
 
@@ -491,7 +505,7 @@ fn pull_frame(sink: &gst::Element) -> Res<Option<Frame>> {
     );
     let fps = info.fps();
     let rate = Rate::new(fps.numer().max(0) as u64, fps.denom().max(0) as u64);
-    Ok(Some(Frame { pts, width: w, height: h, rate, data }))
+    Ok(Some(Frame { pts, width: w, height: h, rate, matrix, full_range: full, data }))
 }
 
 /// Calls `f` for every frame reaching the appsink `name`. An error from `f` stops the
@@ -619,6 +633,8 @@ struct Score {
     frames: usize,
     /// Frames that map to no reference frame (beyond the clip's end) or repeat an index.
     unmatched: usize,
+    /// The Y'CbCr matrix and range of the first frame (the stream's).
+    colour: Option<(metrics::Matrix, bool)>,
 }
 
 struct Reference {
@@ -648,6 +664,7 @@ fn scorer(
         let first = *first.get_or_insert(frame.pts);
         let mut s = score.lock().unwrap();
         s.frames += 1;
+        s.colour.get_or_insert((frame.matrix, frame.full_range));
         let Some(i) = pts_to_index(frame.pts, first, rate) else {
             s.unmatched += 1;
             return Ok(());
@@ -709,13 +726,48 @@ struct Method {
     up: String,
 }
 
+/// A round trip's figures; the down side's are absent for an up pass alone.
 struct Outcome {
     score: Score,
     low_rate_frames: u64,
     low_rate_bytes: u64,
     file_bytes: u64,
-    down_time: Duration,
+    down_time: Option<Duration>,
     up_time: Duration,
+}
+
+/// Builds `description` (see [`pipeline`]) and points its imsm elements, if any, at
+/// `model_dir` (a property, so any path works).
+fn imsm_pipeline(description: &str, location: &Path, output: Option<&Path>, model_dir: Option<&Path>) -> Res<gst::Pipeline> {
+    let p = pipeline(description, location, output)?;
+    if let Some(dir) = model_dir {
+        for name in ["imsmdown", "imsmup"] {
+            if let Some(e) = p.by_name(name) {
+                e.set_property("model-dir", dir.display().to_string());
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Plays `up` on the low-rate `file` and scores its output against the reference frames.
+fn up_pass(
+    name: &str,
+    up: &str,
+    file: &Path,
+    reference: &Arc<Reference>,
+    model_dir: Option<&Path>,
+    info: &mut Vec<String>,
+) -> Res<(Score, Duration)> {
+    let p = imsm_pipeline(up, file, None, model_dir)?;
+    let errors = Arc::new(Mutex::new(None));
+    let score = Arc::new(Mutex::new(Score::default()));
+    let r = Arc::clone(reference);
+    let (hr, lr) = (reference.rate, reference.low_rate);
+    on_frames(&p, "sink", &errors, scorer(r, move |i| is_key(i, hr, lr), hr, Arc::clone(&score)))?;
+    let up_time = run(&p, &format!("{name} up"), &errors, info)?;
+    let score = std::mem::take(&mut *score.lock().unwrap());
+    Ok((score, up_time))
 }
 
 fn round_trip(
@@ -723,11 +775,12 @@ fn round_trip(
     clip: &Path,
     file: &Path,
     reference: &Arc<Reference>,
+    model_dir: Option<&Path>,
     on_low_rate: impl FnMut(Frame) -> Res<()> + Send + 'static,
     info: &mut Vec<String>,
 ) -> Res<Outcome> {
     // Down: clip -> low-rate H.264 file (and the low-rate frames before x264, as RGB).
-    let p = pipeline(&m.down, clip, Some(file))?;
+    let p = imsm_pipeline(&m.down, clip, Some(file), model_dir)?;
     let errors = Arc::new(Mutex::new(None));
     on_frames(&p, "lr", &errors, on_low_rate)?;
     let bytes = count_bytes(&p, "enc")?;
@@ -736,14 +789,52 @@ fn round_trip(
     let file_bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
 
     // Up: the file -> the clip's size and rate, scored against the reference.
-    let p = pipeline(&m.up, file, None)?;
+    let (score, up_time) = up_pass(m.name, &m.up, file, reference, model_dir, info)?;
+    Ok(Outcome { score, low_rate_frames, low_rate_bytes, file_bytes, down_time: Some(down_time), up_time })
+}
+
+/// ffmpeg's motion-compensated interpolation (`minterpolate=mi_mode=mci`) of the
+/// low-rate `file` to the clip's rate, then its bicubic scale to the clip's size: the
+/// best a pipeline does today without learned weights. `colour` is the low-rate
+/// stream's matrix and range (ffmpeg keeps the Y'CbCr values, it converts no matrix).
+/// None when ffmpeg is not installed.
+fn mci_pass(file: &Path, reference: &Arc<Reference>, colour: (metrics::Matrix, bool), scratch: &Path) -> Res<Option<(Score, Duration)>> {
+    let (w, h, hr, lr) = (reference.width as usize, reference.height as usize, reference.rate, reference.low_rate);
+    let output = scratch.join("mci.yuv");
+    let start = Instant::now();
+    // tpad repeats the last low-rate frame twice, so that minterpolate renders the
+    // instants after it too (imsmup and videorate hold it to the end as well).
+    let filter = format!("tpad=stop_mode=clone:stop=2,minterpolate=fps={}/{}:mi_mode=mci,scale={w}:{h}:flags=bicubic", hr.num, hr.den);
+    let run = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(file)
+        .args(["-vf", &filter, "-pix_fmt", "yuv420p", "-f", "rawvideo"])
+        .arg(&output)
+        .output();
+    let out = match run {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot run ffmpeg: {e}")),
+        Ok(out) => out,
+    };
+    if !out.status.success() {
+        return Err(format!("ffmpeg minterpolate failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let yuv = std::fs::read(&output).map_err(|e| format!("cannot read {}: {e}", output.display()))?;
+    let _ = std::fs::remove_file(&output);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let frame_bytes = w * h + 2 * cw * ch;
     let score = Arc::new(Mutex::new(Score::default()));
-    let r = Arc::clone(reference);
-    let (hr, lr) = (reference.rate, reference.low_rate);
-    on_frames(&p, "sink", &errors, scorer(r, move |i| is_key(i, hr, lr), hr, Arc::clone(&score)))?;
-    let up_time = run(&p, &format!("{} up", m.name), &errors, info)?;
+    let mut score_frame = scorer(Arc::clone(reference), move |i| is_key(i, hr, lr), hr, Arc::clone(&score));
+    // Raw video carries no timestamps: frame k is at k / rate from the first.
+    for (k, f) in yuv.chunks_exact(frame_bytes).enumerate().take(reference.frames.len()) {
+        let (y, rest) = f.split_at(w * h);
+        let (u, v) = rest.split_at(cw * ch);
+        let data = metrics::i420_to_rgb([y, u, v], [w, cw, cw], w, h, colour.0, colour.1);
+        let pts = (k as u128 * hr.den as u128 * 1_000_000_000 / hr.num as u128) as u64;
+        score_frame(Frame { pts, width: w as u32, height: h as u32, rate: Some(hr), matrix: colour.0, full_range: colour.1, data })?;
+    }
     let score = std::mem::take(&mut *score.lock().unwrap());
-    Ok(Outcome { score, low_rate_frames, low_rate_bytes, file_bytes, down_time, up_time })
+    Ok(Some((score, start.elapsed())))
 }
 
 /// Removes the scratch directory when dropped (unless the files are to be kept).
@@ -847,18 +938,26 @@ fn real_main(args: &metrics::Args) -> Res<()> {
         down: format!("filesrc name=src ! decodebin ! videoconvert ! videorate ! videoscale method={scale} ! {low_caps} ! {}", tail(&x264)),
         up: format!("filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! videorate ! videoscale method={scale} ! {high_caps} ! {up_tail}"),
     };
+    // imsmup on the classic low-rate stream: ordinary video, nothing hidden in it.
+    let plain_up = format!(
+        "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! imsmup name=imsmup threads={threads} stream-kind=plain ! {high_caps} ! {up_tail}"
+    );
 
     // Catch a bad option (e.g. --classic-scale) before minutes of work.
-    for m in [&imsm, &classic] {
-        for d in [&m.down, &m.up] {
-            gst::parse::launch(d).map_err(|e| format!("cannot build pipeline `{d}`: {e}"))?;
+    for d in [&imsm.down, &imsm.up, &classic.down, &classic.up, &plain_up] {
+        gst::parse::launch(d).map_err(|e| format!("cannot build pipeline `{d}`: {e}"))?;
+    }
+    if let Some(dir) = &args.model_dir {
+        if !dir.join("down.onnx").is_file() {
+            return Err(format!("--model-dir {}: no down.onnx there", dir.display()));
         }
     }
+    let model_dir = args.model_dir.as_deref();
 
     // imsmdown's low-rate frames, kept to compare with the classic ones.
     let imsm_low = Arc::new(Mutex::new(Vec::<Frame>::new()));
     let keep_low = Arc::clone(&imsm_low);
-    let a = round_trip(&imsm, clip, &scratch.0.join("imsm_low.mp4"), &reference, move |f| {
+    let a = round_trip(&imsm, clip, &scratch.0.join("imsm_low.mp4"), &reference, model_dir, move |f| {
         keep_low.lock().unwrap().push(f);
         Ok(())
     }, &mut info)?;
@@ -882,27 +981,46 @@ fn real_main(args: &metrics::Args) -> Res<()> {
         low_rate: lr,
     });
     let low_score = Arc::new(Mutex::new(Score::default()));
-    let b = round_trip(&classic, clip, &scratch.0.join("classic_low.mp4"), &reference,
+    let classic_file = scratch.0.join("classic_low.mp4");
+    let b = round_trip(&classic, clip, &classic_file, &reference, None,
         scorer(Arc::clone(&low), |_| true, lr, Arc::clone(&low_score)), &mut info)?;
+    let (plain_score, plain_time) = up_pass("imsmup on the classic stream", &plain_up, &classic_file, &reference, model_dir, &mut info)?;
+    let c = Outcome { score: plain_score, down_time: None, up_time: plain_time, ..b };
+    let colour = b.score.colour.ok_or("the classic round trip gave no frames")?;
+    let mci = mci_pass(&classic_file, &reference, colour, &scratch.0)?;
 
     for line in &info {
         println!("  {line}");
     }
     println!();
-    for (m, o) in [(&imsm, &a), (&classic, &b)] {
+    for (name, o) in [("imsm", &a), ("classic", &b)] {
         let rate = kbps(o.low_rate_bytes, o.low_rate_frames, lr).map(|k| format!("{k:.0}")).unwrap_or_else(|| "-".into());
+        let down = o.down_time.map(|d| format!("{:.1} s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
         println!(
-            "  {:<8} low-rate H.264: {} frames, {rate} kbit/s ({} bytes in the .mp4); down {:.1} s, up {:.1} s",
-            m.name, o.low_rate_frames, o.file_bytes, o.down_time.as_secs_f64(), o.up_time.as_secs_f64()
+            "  {name:<8} low-rate H.264: {} frames, {rate} kbit/s ({} bytes in the .mp4); down {down}, up {:.1} s",
+            o.low_rate_frames, o.file_bytes, o.up_time.as_secs_f64()
         );
+    }
+    println!("  imsmup on the classic low-rate file (stream-kind=plain): up {:.1} s", c.up_time.as_secs_f64());
+    match &mci {
+        Some((_, t)) => println!("  ffmpeg minterpolate (mci) + bicubic on the classic low-rate file: up {:.1} s", t.as_secs_f64()),
+        None => println!("  ffmpeg not found: no mci row"),
     }
     println!();
     let n_between = n_frames - n_key;
-    println!("  PSNR, RGB, dB (MSE over the frames)   all ({n_frames})   key ({n_key})   in-between ({n_between})");
-    for (label, o) in [("imsmdown -> x264 -> imsmup", &a), (&*format!("videorate+videoscale ({scale})"), &b)] {
-        let s = &o.score;
+    println!("  PSNR, RGB, dB (MSE over the frames)          all ({n_frames})   key ({n_key})   in-between ({n_between})");
+    let classic_label = format!("videorate+videoscale ({scale}) both ways");
+    let mut rows = vec![
+        ("imsmdown -> x264 -> imsmup", &a.score),
+        ("classic down -> x264 -> imsmup (plain)", &c.score),
+    ];
+    if let Some((s, _)) = &mci {
+        rows.push(("classic down -> x264 -> ffmpeg mci + bicubic", s));
+    }
+    rows.push((&classic_label, &b.score));
+    for (label, s) in rows {
         println!(
-            "  {label:<37} {:>8}   {:>8}   {:>15}",
+            "  {label:<44} {:>8}   {:>8}   {:>15}",
             metrics::fmt_db(s.all.psnr()),
             metrics::fmt_db(s.key.psnr()),
             metrics::fmt_db(s.between.psnr())
@@ -922,8 +1040,9 @@ fn real_main(args: &metrics::Args) -> Res<()> {
     );
     if info.iter().any(|l| l.contains("running reference graphs")) {
         println!();
-        println!("  Note: models/ holds the REFERENCE graphs (bicubic resizing + linear frame blending, no");
-        println!("  learned weights), so the imsm numbers above are those of bicubic + blending.");
+        println!("  Note: these imsm elements ran the REFERENCE graphs (bicubic resizing + linear frame");
+        println!("  blending, no learned weights): the imsm rows above are those of bicubic + blending.");
+        println!("  The trained graphs: --model-dir models/imsm-full-focus (scripts/demo.sh's default).");
     }
     if args.keep.is_some() {
         println!("  low-rate files kept in {}", scratch.0.display());

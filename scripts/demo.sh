@@ -3,14 +3,15 @@
 # imsmdown -> x264 -> imsmup next to videorate/videoscale at the same x264 setting, and
 # prints bitrates and PSNR (examples/roundtrip.rs).
 #
-#   bash scripts/demo.sh [--crf N] [--threads N] [--classic-scale METHOD] [--keep DIR] [CLIP]
+#   bash scripts/demo.sh [--crf N] [--threads N] [--classic-scale METHOD] [--model-dir DIR] [--keep DIR] [CLIP]
 #
-# CLIP defaults to media/flower_cc0.mp4; --threads to 2 (ONNX Runtime threads).
+# CLIP defaults to media/flower_cc0.mp4; --threads to 2 (ONNX Runtime threads);
+# --model-dir to models/imsm-full-focus, the trained graphs (models/ holds the reference ones).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -18,14 +19,17 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Find whether a clip was given (the options with a value are the ones listed above).
 args=(--threads 2)
 clip=""
+model_dir=models/imsm-full-focus
 while (($#)); do
     case "$1" in
+        --model-dir) model_dir="${2:?$1 needs a value}"; shift 2 ;;
         --crf|--threads|--classic-scale|--keep) args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         -*) args+=("$1"); shift ;;
         *) clip="$1"; shift ;;
     esac
 done
 clip="${clip:-media/flower_cc0.mp4}"
+args+=(--model-dir "$model_dir")
 
 echo "[demo] cargo run --release --example roundtrip -- ${args[*]} $clip" >&2
 cargo run --release --quiet --example roundtrip -- "${args[@]}" "$clip"
