@@ -22,7 +22,9 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   reexport.py on its directory (same graphs from the checkpoint, an "exports" entry) and
   --init-from from it (same weights, sha256 recorded, another network refused);
 - the graphs in models/imsm-small (when present) against the contract (version 2: down
-  takes frame0 .. frame6).
+  takes frame0 .. frame6);
+- diagnose_hiding.py: its regression and correlation, and on an untrained system every
+  receiver renders the same and no latent is recovered.
 """
 
 import json
@@ -737,6 +739,30 @@ def test_device_data_pack():
             assert min(fr.shape[1:3]) <= 96 and (fr.shape[2], fr.shape[1]) == (int(r["width"]), int(r["height"]))
 
 
+def test_diagnose_hiding():
+    import diagnose_hiding as dh
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2000, 4))
+    y = a @ rng.standard_normal((4, 3)) + 0.5
+    r2, rms = dh.ridge_r2(a, y)
+    assert r2 > 0.999 and rms < 1e-2, (r2, rms)
+    r2, _ = dh.ridge_r2(a, rng.standard_normal((2000, 3)))
+    assert abs(r2) < 0.01, r2
+    assert dh.correlation(np.zeros(5), np.arange(5.0)) == 0.0
+    # An untrained system: the synth reads only the two frames' RGB (its feature paths are
+    # zero-initialised) and the IMSM is the identity, so every receiver renders the same,
+    # and the latent is not recovered at all (the identity puts it all in the dropped part).
+    torch.manual_seed(0)
+    system = models.System(config.CONFIGS["small"]["net"]).eval()
+    clip = "media_flower_b" if FIXTURE_DIR else "tennis"
+    out = dh.diagnose(system, [clip], 2.0, 2.0, frames=5, short=48, max_w=64, log=lambda *_: None)
+    psnr = out["receivers"]
+    assert max(psnr.values()) - min(psnr.values()) < 1e-9, psnr
+    assert out["latent_corr"] == 0.0, out["latent_corr"]
+    assert out["probe"]["z_hat"]["r2"] < 1e-3 < out["probe"]["z"]["r2"], out["probe"]
+
+
 def test_shipped_trained_graphs():
     for name in ("imsm-small", "imsm-small-80", "imsm-small-codec", "imsm-full", "imsm-full-bilinear",
                  "imsm-full-focus"):
@@ -776,7 +802,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
-         test_mlp_phase_maps,
+         test_mlp_phase_maps, test_diagnose_hiding,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 
