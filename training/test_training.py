@@ -23,6 +23,7 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   --init-from from it (same weights, sha256 recorded, another network refused);
 - the graphs in models/imsm-small (when present) against the contract (version 2: down
   takes frame0 .. frame6);
+- deepening a checkpoint (more IMSM and reveal blocks, train.py --init-from) changes no output;
 - diagnose_hiding.py: its regression and correlation, and on an untrained system every
   receiver renders the same and no latent is recovered.
 """
@@ -739,6 +740,31 @@ def test_device_data_pack():
             assert min(fr.shape[1:3]) <= 96 and (fr.shape[2], fr.shape[1]) == (int(r["width"]), int(r["height"]))
 
 
+def test_deepen():
+    # More IMSM coupling blocks and reveal blocks from a checkpoint: the same outputs at first.
+    net = config.CONFIGS["small"]["net"]
+    torch.manual_seed(0)
+    a = models.System(net).eval()
+    with torch.no_grad():  # a trained-like checkpoint: no zero layers left
+        for p in a.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    deeper = dict(net, imsm_blocks=net["imsm_blocks"] + 2, rev_blocks=net["rev_blocks"] + 1)
+    b = models.System(deeper).eval()
+    b.load_state_dict(models.deepen(a.state_dict(), deeper, net), strict=True)
+    fr, off, val = torch.rand(1, 21, 20, 28), torch.tensor([[-0.5, 0, 0.5, 0, 0, 0, 0]]), torch.tensor([[1.0, 1, 1, 0, 0, 0, 0]])
+    with torch.no_grad():
+        ya, *_ = a.down(fr, off, val, torch.tensor([2.0]), (10, 14), torch.zeros(1))
+        yb, *_ = b.down(fr, off, val, torch.tensor([2.0]), (10, 14), torch.zeros(1))
+        fa, fb = a.reveal_fwd(ya, torch.ones(1))[0], b.reveal_fwd(yb, torch.ones(1))[0]
+    assert torch.equal(ya, yb) and torch.equal(fa, fb)
+    assert len(b.down.imsm.blocks) == len(a.down.imsm.blocks) + 2
+    try:
+        models.deepen(a.state_dict(), dict(net, enc_blocks=net["enc_blocks"] + 1), net)
+        raise AssertionError("deepen accepted a new encoder block")
+    except KeyError:
+        pass
+
+
 def test_diagnose_hiding():
     import diagnose_hiding as dh
 
@@ -802,7 +828,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
-         test_mlp_phase_maps, test_diagnose_hiding,
+         test_mlp_phase_maps, test_deepen, test_diagnose_hiding,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 

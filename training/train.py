@@ -107,17 +107,21 @@ def read_init(path, net, error):
     # the cover guard acts only in the exported down graph: it does not change the weights;
     # the cover's filter (cover_filter) has no weights: a fine-tune may change it; the inputs
     # of WIDENABLE can be added to a checkpoint without them (never taken away)
+    # and the blocks of models.DEEPENABLE can be appended (never taken away)
     def arch(n):
         return {k: v for k, v in (n or {}).items()
-                if k not in ("cover_guard_psnr", "cover_filter", *WIDENABLE)}
+                if k not in ("cover_guard_psnr", "cover_filter", *WIDENABLE, *models.DEEPENABLE)}
 
     old_net = ck.get("net") or {}
-    if arch(old_net) != arch(net) or any(old_net.get(k) and not net.get(k) for k in WIDENABLE):
+    if (arch(old_net) != arch(net) or any(old_net.get(k) and not net.get(k) for k in WIDENABLE)
+            or any(net.get(k, 0) < old_net.get(k, 0) for k in models.DEEPENABLE)):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
     state = ck["state"]
     for key, widen in WIDENABLE.items():
         if net.get(key) and not old_net.get(key):  # new inputs start with zero weights: the same network at first
             state = widen(state)
+    if any(net.get(k) != old_net.get(k) for k in models.DEEPENABLE):  # new blocks start as the identity
+        state = models.deepen(state, net, old_net)
     digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")

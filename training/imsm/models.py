@@ -416,5 +416,28 @@ def widen_for_mlp_coords(state):
     return _widen_input(state, "synth.mlp1.weight", COORD_CHANNELS)
 
 
+# Network sizes a checkpoint can be deepened to (train.py --init-from): blocks appended as
+# the identity, so the deepened network computes exactly what the checkpoint did.
+DEEPENABLE = ("imsm_blocks", "rev_blocks")
+
+
+def deepen(state, net, old_net):
+    """A checkpoint's weights (`state`, network `old_net`) for `net`, which has as many or
+    more IMSM coupling blocks and reveal blocks: the new ones start as the identity (a
+    coupling's last layers are zero-initialised already; a new reveal ResBlock gets a zero
+    residual branch), so nothing changes until they are trained."""
+    fresh = System(net).state_dict()
+    state = dict(state)
+    for key, value in fresh.items():
+        if key in state:
+            continue
+        if not any(key.startswith(p) for p in ("down.imsm.blocks.", "reveal.body.")):
+            raise KeyError(f"deepen: {key} is neither a new IMSM block nor a new reveal block")
+        if key.startswith("reveal.body.") and ".c2." in key:
+            value = torch.zeros_like(value)
+        state[key] = value
+    return state
+
+
 def feature_channels(cfg):
     return 3 + cfg["feat_ch"]
