@@ -874,6 +874,11 @@ fn real_main(args: &metrics::Args) -> Res<()> {
     if !clip.is_file() {
         return Err(format!("clip not found: {}", clip.display()));
     }
+    if let Some(dir) = &args.model_dir {
+        if !dir.join("down.onnx").is_file() {
+            return Err(format!("--model-dir {}: no down.onnx there", dir.display()));
+        }
+    }
     gst::init().map_err(|e| format!("GStreamer did not initialise: {e}"))?;
     for needed in ["decodebin", "videoconvert", "videoscale", "videorate", "x264enc", "mp4mux", "qtdemux", "h264parse", "avdec_h264", "appsink", "tee"] {
         if gst::ElementFactory::find(needed).is_none() {
@@ -946,11 +951,6 @@ fn real_main(args: &metrics::Args) -> Res<()> {
     // Catch a bad option (e.g. --classic-scale) before minutes of work.
     for d in [&imsm.down, &imsm.up, &classic.down, &classic.up, &plain_up] {
         gst::parse::launch(d).map_err(|e| format!("cannot build pipeline `{d}`: {e}"))?;
-    }
-    if let Some(dir) = &args.model_dir {
-        if !dir.join("down.onnx").is_file() {
-            return Err(format!("--model-dir {}: no down.onnx there", dir.display()));
-        }
     }
     let model_dir = args.model_dir.as_deref();
 

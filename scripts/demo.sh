@@ -9,7 +9,11 @@
 # --model-dir to models/imsm-full-focus, the trained graphs (models/ holds the reference ones).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CALLER_DIR="$PWD"
 cd "$REPO"
+# Paths given on the command line are the caller's: relative ones are taken from where
+# the script was called, not from the repository root it runs in.
+from_caller() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s' "$CALLER_DIR/$1" ;; esac; }
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
@@ -22,10 +26,11 @@ clip=""
 model_dir=models/imsm-full-focus
 while (($#)); do
     case "$1" in
-        --model-dir) model_dir="${2:?$1 needs a value}"; shift 2 ;;
-        --crf|--threads|--classic-scale|--keep) args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+        --model-dir) model_dir="$(from_caller "${2:?$1 needs a value}")"; shift 2 ;;
+        --keep) args+=("$1" "$(from_caller "${2:?$1 needs a value}")"); shift 2 ;;
+        --crf|--threads|--classic-scale) args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         -*) args+=("$1"); shift ;;
-        *) clip="$1"; shift ;;
+        *) clip="$(from_caller "$1")"; shift ;;
     esac
 done
 clip="${clip:-media/flower_cc0.mp4}"
