@@ -10,10 +10,12 @@
 # Environment: RUNGS, THREADS (ONNX Runtime threads per rung, default 1),
 # GOP_SECONDS (key-frame interval, default 2, so segments can be cut at the same
 # instants on every rung).
+# IMSM_MODEL_DIR: the graphs (default models/, the reference graphs; e.g. $PWD/models/imsm-full-focus
+# for the trained ones, far slower on a CPU).
 # Needs the plugin built: bash scripts/setup.sh
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
 IN="${1:-$REPO/media/flower_cc0.mp4}"
 OUTDIR="${2:-$REPO/out/ladder}"

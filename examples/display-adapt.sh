@@ -11,13 +11,15 @@
 # Environment: THREADS (ONNX Runtime threads, default 2).
 # On a CPU with the reference graphs, imsmup is slower than real time at these sizes:
 # on screen, late frames are dropped (the sink's QoS); --headless shows the real rate.
+# IMSM_MODEL_DIR: the graphs (default models/, the reference graphs; e.g. $PWD/models/imsm-full-focus
+# for the trained ones, far slower on a CPU).
 # Needs the plugin built: bash scripts/setup.sh
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 headless=0
 if [[ ${1:-} == --headless ]]; then headless=1; shift; fi
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 IN="${1:-}"
 SIZE="${2:-1280x720}"
 FPS="${3:-60/1}"

@@ -7,10 +7,12 @@
 # 480x270, 24 fps (any rational rate works: 29.97 -> 24 is a ratio of 1.2487...).
 # Environment: CRF (x264 constant quality, default 23), THREADS (ONNX Runtime threads,
 # default 2), CHANNEL_QUALITY (imsmdown channel-quality, 0..1, default 0).
+# IMSM_MODEL_DIR: the graphs (default models/, the reference graphs; e.g. $PWD/models/imsm-full-focus
+# for the trained ones, far slower on a CPU).
 # Needs the plugin built: bash scripts/setup.sh
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
 IN="${1:-$REPO/media/flower_cc0.mp4}"
 OUT="${2:-$REPO/out/transcode.mp4}"
