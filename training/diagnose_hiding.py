@@ -86,11 +86,14 @@ def flat(t):
     return t[0].reshape(t.shape[1], -1).T.numpy()
 
 
-def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print):
+def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print, latent_decoder=None):
+    """`latent_decoder(y8, z_hat)`, if given: another estimate of the latent from the
+    received frame (probe_latent_decoder.py), probed as `z_dec` beside z_hat."""
     cfg = system.cfg
     guard = cfg.get("cover_guard_psnr")
     cover_filter = cfg.get("cover_filter", "bicubic")
-    xs = {k: [] for k in PROBES}
+    probes = PROBES + (("z_dec",) if latent_decoder is not None else ())
+    xs = {k: [] for k in probes}
     ys = []
     sq = {k: [] for k in RECEIVERS}
     one, zero = torch.ones(1), torch.zeros(1)
@@ -110,8 +113,9 @@ def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print):
                 y8 = q8(y)
                 f, _, z_hat = system.reveal(y8, one, system.imsm)
                 c_hat, _ = system.imsm.inverse(y8, torch.zeros_like(z))
+                extra = {"z_dec": latent_decoder(y8, z_hat)} if latent_decoder is not None else {}
                 per.append(dict(
-                    y=y8, z=z, z_hat=z_hat, feat=f[:, 3:],
+                    **extra, y=y8, z=z, z_hat=z_hat, feat=f[:, 3:],
                     feat0=system.reveal(q8(cover), zero, system.imsm)[0][:, 3:],
                     rx={"normal": f, "oracle": head(system.reveal, y8, cover, z, one),
                         "z-exact": head(system.reveal, y8, c_hat, z, one),
@@ -140,7 +144,7 @@ def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print):
                 a, b = per[j], per[j + 1]
                 mid = models.downscale(x[int(round(mid_pos))][None], size, cover_filter)
                 ys.append(flat(mid - 0.5 * (a["y"] + b["y"])))
-                for k in ("z", "z_hat", "feat", "feat0"):
+                for k in ("z", "z_hat", "feat", "feat0") + (("z_dec",) if latent_decoder is not None else ()):
                     xs[k].append(flat(torch.cat([a[k], b[k]], 1)))
                 xs["y3x3"].append(F.unfold(torch.cat([a["y"], b["y"]], 1), 3, padding=1)[0].T.numpy())
     out = {"receivers": {k: float(np.mean(v)) for k, v in sq.items()}}
@@ -150,7 +154,7 @@ def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print):
         out["residual_rms"] = float(np.sqrt((y ** 2).mean()) * 255)
         out["probe"] = {}
         cat = {k: np.concatenate(v) for k, v in xs.items()}
-        sets = [(k,) for k in PROBES] + [("feat0", k) for k in ("feat", "z", "z_hat")]
+        sets = [(k,) for k in probes] + [("feat0", k) for k in ("feat", "z", "z_hat") + probes[len(PROBES):]]
         for ks in sets:
             r2, rms = ridge_r2(np.concatenate([cat[k] for k in ks], 1), y)
             out["probe"]["+".join(ks)] = {"r2": round(float(r2), 4), "rms": round(rms * 255, 2)}

@@ -25,7 +25,8 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   takes frame0 .. frame6);
 - deepening a checkpoint (more IMSM and reveal blocks, train.py --init-from) changes no output;
 - diagnose_hiding.py: its regression and correlation, and on an untrained system every
-  receiver renders the same and no latent is recovered.
+  receiver renders the same and no latent is recovered; probe_latent_decoder.py's decoder
+  starts as the IMSM inverse's estimate.
 """
 
 import json
@@ -782,7 +783,12 @@ def test_diagnose_hiding():
     torch.manual_seed(0)
     system = models.System(config.CONFIGS["small"]["net"]).eval()
     clip = "media_flower_b" if FIXTURE_DIR else "tennis"
-    out = dh.diagnose(system, [clip], 2.0, 2.0, frames=5, short=48, max_w=64, log=lambda *_: None)
+    import probe_latent_decoder as pld
+
+    dec = pld.LatentDecoder(system.reveal.cz, ch=8, blocks=1)  # starts as the IMSM inverse's estimate
+    out = dh.diagnose(system, [clip], 2.0, 2.0, frames=5, short=48, max_w=64, log=lambda *_: None,
+                      latent_decoder=dec)
+    assert out["probe"]["z_dec"] == out["probe"]["z_hat"], out["probe"]
     psnr = out["receivers"]
     assert max(psnr.values()) - min(psnr.values()) < 1e-9, psnr
     assert out["latent_corr"] == 0.0, out["latent_corr"]
