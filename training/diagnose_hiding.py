@@ -9,7 +9,8 @@ clips (first 17 frames at short side 192, at most 320 wide), in PyTorch:
    residual on what the receiver has or could have, both frames' channels at the pixel:
      y3x3    the two received (stego) frames, 3x3 neighbourhoods
      feat0   the reveal head's features on the plain covers (hint 0): no hiding
-     feat    the reveal head's features on the stego frames (hint 1)
+     feat    the reveal head's features on the stego frames (hint 1; with the network
+             option synth_latent they include z_hat)
      z       the latent the sender hid (exact)
      z_hat   the latent the receiver recovers (IMSM inverse of the 8-bit stego frame)
    and feat0 + each of the others. R^2 is the share of the residual's variance explained;
@@ -65,7 +66,7 @@ def head(reveal, lr, c_hat, z_hat, hint):
     """The reveal head (models.Reveal after its IMSM inverse) on a given cover and latent."""
     hmap = ops.const_map(lr, hint.reshape(-1, 1))
     h = models.act(reveal.inp(torch.cat([lr, c_hat - lr, z_hat, hmap], 1)))
-    return torch.cat([lr, reveal.out(reveal.body(h))], 1)
+    return reveal.features(lr, reveal.out(reveal.body(h)), z_hat)
 
 
 def window(x, j, r):

@@ -23,6 +23,7 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   --init-from from it (same weights, sha256 recorded, another network refused);
 - the graphs in models/imsm-small (when present) against the contract (version 2: down
   takes frame0 .. frame6);
+- `synth_latent` (the recovered latent in the features): widening keeps the output, export parity;
 - deepening a checkpoint (more IMSM and reveal blocks, train.py --init-from) changes no output;
 - diagnose_hiding.py: its regression and correlation, and on an untrained system every
   receiver renders the same and no latent is recovered; probe_latent_decoder.py's decoder
@@ -585,6 +586,41 @@ def test_mlp_phase_maps():
     print(f"  parity with phase maps {err}")
 
 
+def test_synth_latent():
+    """`synth_latent`: the features carry the recovered latent; a checkpoint widened for it
+    (with and without displacement maps) renders exactly as before; export parity holds."""
+    import train
+
+    for shift_maps in (False, True):
+        old = perturbed_system(11)
+        if shift_maps:
+            old = models.System(dict(old.cfg, synth_shift_maps=True)).eval()
+            sd = models.widen_for_shift_maps(perturbed_system(11).state_dict())
+            with torch.no_grad():
+                sd["synth.inp.weight"][:, -2 * models.DISP_CHANNELS:].normal_(0, 0.1)
+            old.load_state_dict(sd)
+        new = models.System(dict(old.cfg, synth_latent=True)).eval()
+        new.load_state_dict(train.WIDENABLE["synth_latent"](old.state_dict(), old.cfg))
+        assert models.feature_channels(new.cfg) == models.feature_channels(old.cfg) + old.cfg["cz"]
+        g = torch.Generator().manual_seed(3)
+        lr0, lr1 = torch.rand(1, 3, 9, 13, generator=g), torch.rand(1, 3, 9, 13, generator=g)
+        d = torch.rand(1, 2, 9, 13, generator=g) if shift_maps else None
+        with torch.no_grad():
+            fo = [old.reveal_fwd(x, torch.ones(1))[0] for x in (lr0, lr1)]
+            fn = [new.reveal_fwd(x, torch.ones(1))[0] for x in (lr0, lr1)]
+            assert torch.equal(fn[0][:, :fo[0].shape[1]], fo[0])
+            assert torch.equal(fn[0][:, fo[0].shape[1]:], old.reveal_fwd(lr0, torch.ones(1))[2])
+            want = old.synth(*fo, torch.tensor([0.4]), (20, 27), d0=d, d1=d)
+            got = new.synth(*fn, torch.tensor([0.4]), (20, 27), d0=d, d1=d)
+            assert float((got - want).abs().max()) < 1e-6
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(new, dd, "imsm-test")
+        for gname in ("reveal", "synth"):
+            checks.check_contract(paths[gname], gname)
+        err = checks.parity(new, paths, [(37, 53, 19, 27), (3, 2, 1, 1)], seed=6)
+        assert max(err.values()) < 1e-4, err
+
+
 def test_smoke_small():
     import train
 
@@ -834,7 +870,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
-         test_mlp_phase_maps, test_deepen, test_diagnose_hiding,
+         test_mlp_phase_maps, test_synth_latent, test_deepen, test_diagnose_hiding,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 

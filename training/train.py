@@ -89,8 +89,11 @@ def versions():
 
 
 # Network options that add inputs to a layer, and how a checkpoint without them is widened
-# (zero weights on the new inputs): the synth's displacement maps, the MLP's phase maps.
-WIDENABLE = {"synth_shift_maps": models.widen_for_shift_maps, "mlp_coords": models.widen_for_mlp_coords}
+# (zero weights on the new inputs): the synth's displacement maps, the MLP's phase maps, the
+# latent in the features. Each takes (state, the checkpoint's network).
+WIDENABLE = {"synth_shift_maps": lambda st, _: models.widen_for_shift_maps(st),
+             "mlp_coords": lambda st, _: models.widen_for_mlp_coords(st),
+             "synth_latent": models.widen_for_synth_latent}
 
 
 def read_init(path, net, error):
@@ -119,7 +122,7 @@ def read_init(path, net, error):
     state = ck["state"]
     for key, widen in WIDENABLE.items():
         if net.get(key) and not old_net.get(key):  # new inputs start with zero weights: the same network at first
-            state = widen(state)
+            state = widen(state, old_net)
     if any(net.get(k) != old_net.get(k) for k in models.DEEPENABLE):  # new blocks start as the identity
         state = models.deepen(state, net, old_net)
     digest = hashlib.sha256(raw).hexdigest()

@@ -224,6 +224,13 @@ class Reveal(nn.Module):
         self.inp = conv(3 + 3 + self.cz + 1, c)
         self.body = nn.Sequential(*[ResBlock(c) for _ in range(cfg["rev_blocks"])])
         self.out = conv(c, self.cf)
+        # with `synth_latent` the features also carry the recovered latent itself: the head
+        # passes on less of it than it receives (docs/probe-hiding-margin, fourteenth session)
+        self.pass_latent = bool(cfg.get("synth_latent", False))
+
+    def features(self, lr, f, z_hat):
+        """The features handed to the synth: [lr, head output (, z_hat)]."""
+        return torch.cat([lr, f, z_hat] if self.pass_latent else [lr, f], 1)
 
     def forward(self, lr, hint, imsm):
         zeros = lr[:, :1] * 0.0 + torch.zeros(1, self.cz, 1, 1, dtype=lr.dtype, device=lr.device)
@@ -231,13 +238,13 @@ class Reveal(nn.Module):
         hmap = ops.const_map(lr, hint.reshape(-1, 1))
         h = act(self.inp(torch.cat([lr, c_hat - lr, z_hat, hmap], 1)))
         f = self.out(self.body(h))
-        return torch.cat([lr, f], 1), c_hat, z_hat
+        return self.features(lr, f, z_hat), c_hat, z_hat
 
 
 class Synth(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        cf = 3 + cfg["feat_ch"]
+        cf = feature_channels(cfg)
         c = cfg["syn_ch"]
         self.cg = cfg["hr_ch"]
         # told the alignment: each frame's displacement map (models.DISP_CHANNELS) enters the
@@ -439,5 +446,18 @@ def deepen(state, net, old_net):
     return state
 
 
+def widen_for_synth_latent(state, old_net):
+    """A checkpoint's weights (network `old_net`) for the same network with `synth_latent`:
+    the synth's input convolution gets zero weights for each frame's latent channels, which
+    follow that frame's features (feat0 | z0 | feat1 | z1 | displacement maps), so it
+    computes exactly what it did."""
+    state = dict(state)
+    w = state["synth.inp.weight"]
+    cf, cz = 3 + old_net["feat_ch"], old_net["cz"]
+    zeros = torch.zeros(w.shape[0], cz, *w.shape[2:], dtype=w.dtype)
+    state["synth.inp.weight"] = torch.cat([w[:, :cf], zeros, w[:, cf:2 * cf], zeros, w[:, 2 * cf:]], 1)
+    return state
+
+
 def feature_channels(cfg):
-    return 3 + cfg["feat_ch"]
+    return 3 + cfg["feat_ch"] + (cfg["cz"] if cfg.get("synth_latent") else 0)
