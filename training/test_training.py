@@ -787,7 +787,7 @@ def test_deepen():
             p.add_(0.01 * torch.randn_like(p))
     deeper = dict(net, imsm_blocks=net["imsm_blocks"] + 2, rev_blocks=net["rev_blocks"] + 1)
     b = models.System(deeper).eval()
-    b.load_state_dict(models.deepen(a.state_dict(), deeper, net), strict=True)
+    b.load_state_dict(models.deepen(a.state_dict(), deeper), strict=True)
     fr, off, val = torch.rand(1, 21, 20, 28), torch.tensor([[-0.5, 0, 0.5, 0, 0, 0, 0]]), torch.tensor([[1.0, 1, 1, 0, 0, 0, 0]])
     with torch.no_grad():
         ya, *_ = a.down(fr, off, val, torch.tensor([2.0]), (10, 14), torch.zeros(1))
@@ -796,7 +796,7 @@ def test_deepen():
     assert torch.equal(ya, yb) and torch.equal(fa, fb)
     assert len(b.down.imsm.blocks) == len(a.down.imsm.blocks) + 2
     try:
-        models.deepen(a.state_dict(), dict(net, enc_blocks=net["enc_blocks"] + 1), net)
+        models.deepen(a.state_dict(), dict(net, enc_blocks=net["enc_blocks"] + 1))
         raise AssertionError("deepen accepted a new encoder block")
     except KeyError:
         pass

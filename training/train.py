@@ -124,7 +124,7 @@ def read_init(path, net, error):
         if net.get(key) and not old_net.get(key):  # new inputs start with zero weights: the same network at first
             state = widen(state, old_net)
     if any(net.get(k) != old_net.get(k) for k in models.DEEPENABLE):  # new blocks start as the identity
-        state = models.deepen(state, net, old_net)
+        state = models.deepen(state, net)
     digest = hashlib.sha256(raw).hexdigest()
     model = None
     prov = os.path.join(os.path.dirname(ck_path), "provenance.json")

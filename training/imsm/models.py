@@ -428,8 +428,8 @@ def widen_for_mlp_coords(state):
 DEEPENABLE = ("imsm_blocks", "rev_blocks")
 
 
-def deepen(state, net, old_net):
-    """A checkpoint's weights (`state`, network `old_net`) for `net`, which has as many or
+def deepen(state, net):
+    """A checkpoint's weights (`state`) for `net`, which has as many or
     more IMSM coupling blocks and reveal blocks: the new ones start as the identity (a
     coupling's last layers are zero-initialised already; a new reveal ResBlock gets a zero
     residual branch), so nothing changes until they are trained."""
