@@ -181,6 +181,11 @@ def get(name, **overrides):
     return cfg
 
 
+# Network options no configuration sets yet, for --set net.KEY=...: the recovered latent in
+# the synth's features (models.Reveal.features).
+NET_OPTIONS = ("synth_latent",)
+
+
 def override(cfg, item):
     """Applies one `KEY=JSON` override to `cfg` in place. KEY must be a key of some
     configuration (a typo would otherwise be silently ignored); a JSON list becomes a
@@ -189,7 +194,7 @@ def override(cfg, item):
 
     key, sep, text = item.partition("=")
     known = set().union(*(c.keys() for c in CONFIGS.values())) - {"net"}
-    known_net = {"net." + k for c in CONFIGS.values() for k in c["net"]}
+    known_net = {"net." + k for c in CONFIGS.values() for k in c["net"]} | {"net." + k for k in NET_OPTIONS}
     if not sep or key not in known | known_net:
         raise ValueError(f"expected KEY=JSON with KEY one of {sorted(known | known_net)}")
     try:
