@@ -819,20 +819,26 @@ fn mci_pass(file: &Path, reference: &Arc<Reference>, colour: (metrics::Matrix, b
     if !out.status.success() {
         return Err(format!("ffmpeg minterpolate failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
-    let yuv = std::fs::read(&output).map_err(|e| format!("cannot read {}: {e}", output.display()))?;
-    let _ = std::fs::remove_file(&output);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let frame_bytes = w * h + 2 * cw * ch;
     let score = Arc::new(Mutex::new(Score::default()));
     let mut score_frame = scorer(Arc::clone(reference), move |i| is_key(i, hr, lr), hr, Arc::clone(&score));
-    // Raw video carries no timestamps: frame k is at k / rate from the first.
-    for (k, f) in yuv.chunks_exact(frame_bytes).enumerate().take(reference.frames.len()) {
+    // One frame in memory at a time. Raw video carries no timestamps: frame k is at
+    // k / rate from the first.
+    let cannot_read = |e: std::io::Error| format!("cannot read {}: {e}", output.display());
+    let file_len = std::fs::metadata(&output).map_err(cannot_read)?.len() as usize;
+    let mut yuv = std::io::BufReader::new(std::fs::File::open(&output).map_err(cannot_read)?);
+    let mut f = vec![0u8; frame_bytes];
+    for k in 0..(file_len / frame_bytes).min(reference.frames.len()) {
+        std::io::Read::read_exact(&mut yuv, &mut f).map_err(cannot_read)?;
         let (y, rest) = f.split_at(w * h);
         let (u, v) = rest.split_at(cw * ch);
         let data = metrics::i420_to_rgb([y, u, v], [w, cw, cw], w, h, colour.0, colour.1);
         let pts = (k as u128 * hr.den as u128 * 1_000_000_000 / hr.num as u128) as u64;
         score_frame(Frame { pts, width: w as u32, height: h as u32, rate: Some(hr), matrix: colour.0, full_range: colour.1, data })?;
     }
+    drop(yuv);
+    let _ = std::fs::remove_file(&output);
     let score = std::mem::take(&mut *score.lock().unwrap());
     Ok(Some((score, start.elapsed())))
 }
