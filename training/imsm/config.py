@@ -170,6 +170,21 @@ CONFIGS["full-bilinear-focus-coords"] = dict(
 )
 
 
+# The stego channel with more decoding capacity, from scratch on the lent GPU
+# (training/device/full.sh, CONFIG=full-channel): at 60 -> 30 about a quarter of what the
+# sender hides reaches the receiver (training/diagnose_hiding.py; docs/probe-hiding-margin/,
+# fourteenth session), and neither more training of the shipped networks nor a bigger
+# receiver trained afterwards widened that. So: an IMSM twice as deep and wide (its inverse
+# is the receiver's decoder), the recovered latent handed to the synth (`synth_latent`), on
+# the bilinear cover with the bars' settings in focus. Not run yet (no GPU since it was
+# written); judge it by diagnose_hiding's feat0 + z_hat as well as by PSNR.
+CONFIGS["full-channel"] = dict(
+    CONFIGS["full"],
+    net=dict(NET_FULL, cover_filter="bilinear", imsm_ch=64, imsm_blocks=8, synth_latent=True),
+    focus={"p": 0.6, "ratios": [2.0, 2.5], "scales": [1.5, 2.0]},
+)
+
+
 def get(name, **overrides):
     import copy
 
