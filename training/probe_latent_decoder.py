@@ -64,14 +64,15 @@ def sender_pairs(system, clips, r, s, frames, short, max_w):
     return out
 
 
-def correlation(pairs, predict):
+def latent_correlation(pairs, predict):
+    """Mean per-channel correlation of `predict(y8, z_hat)` with z over `pairs`."""
     zs, ps = [], []
     with torch.no_grad():
         for y8, z_hat, z in pairs:
             zs.append(dh.flat(z))
             ps.append(dh.flat(predict(y8, z_hat)))
     z, p = np.concatenate(zs), np.concatenate(ps)
-    return float(np.mean([dh.correlation(z[:, c], p[:, c]) for c in range(z.shape[1])])), z, p
+    return float(np.mean([dh.correlation(z[:, c], p[:, c]) for c in range(z.shape[1])]))
 
 
 def main(argv=None):
@@ -126,9 +127,9 @@ def main(argv=None):
             print(f"step {step} {time.time() - t0:.0f}s loss {loss.item():.5f}", flush=True)
     dec.eval()
     res = {"models": path, "steps": step, "minutes": args.minutes, "decoder": {"channels": args.channels, "blocks": args.blocks}}
-    res["corr_imsm_inverse"], _, _ = correlation(test, lambda y8, zh: zh)
-    res["corr_decoder"], _, _ = correlation(test, dec)
-    res["corr_decoder_train"], _, _ = correlation(train, dec)
+    res["corr_imsm_inverse"] = latent_correlation(test, lambda y8, zh: zh)
+    res["corr_decoder"] = latent_correlation(test, dec)
+    res["corr_decoder_train"] = latent_correlation(train, dec)
     # The linear probe of diagnose_hiding with the decoder's estimate in place of z_hat.
     out = dh.diagnose(system, list(data.VAL_CLIPS + data.DEV_EVAL_CLIPS), args.ratio, args.scale,
                       log=lambda *_: None, latent_decoder=dec)
