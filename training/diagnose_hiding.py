@@ -35,7 +35,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from imsm import SLOTS, data, models, ops  # noqa: E402
-from imsm.evaluate import load_eval_clip  # noqa: E402
+from imsm.evaluate import hr_instants, load_eval_clip  # noqa: E402
 
 PROBES = ("y3x3", "feat0", "feat", "z", "z_hat")
 RECEIVERS = ("normal", "oracle", "z-exact", "z-zero", "cover")
@@ -82,6 +82,26 @@ def window(x, j, r):
     return fr, off, val
 
 
+def send_clip(system, name, r, s, frames, short, max_w):
+    """Evaluation clip `name` through the sender as the exported down graph runs it (cover
+    guard included, 8-bit output): the HR frames [n, 3, H, W] in [0, 1], the LR size and,
+    per LR frame, (8-bit stego frame, cover, latent z)."""
+    guard = system.cfg.get("cover_guard_psnr")
+    hr, _ = load_eval_clip(name, frames, short, max_w)
+    n, H, W, _ = hr.shape
+    x = torch.from_numpy(hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
+    size = (max(1, round(H / s)), max(1, round(W / s)))
+    sent = []
+    with torch.no_grad():
+        for j in range(int(math.floor((n - 1) / r + 1e-9)) + 1):
+            fr, off, val = window(x, j, r)
+            y, cover, z, _ = system.down(fr, off, val, torch.tensor([r]), size, torch.zeros(1))
+            if guard is not None:
+                y = models.cover_guard(cover, y, float(guard))
+            sent.append((q8(y), cover, z))
+    return x, size, sent
+
+
 def flat(t):
     """[1, C, h, w] -> [h * w, C]."""
     return t[0].reshape(t.shape[1], -1).T.numpy()
@@ -90,9 +110,7 @@ def flat(t):
 def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print, latent_decoder=None):
     """`latent_decoder(y8, z_hat)`, if given: another estimate of the latent from the
     received frame (probe_latent_decoder.py), probed as `z_dec` beside z_hat."""
-    cfg = system.cfg
-    guard = cfg.get("cover_guard_psnr")
-    cover_filter = cfg.get("cover_filter", "bicubic")
+    cover_filter = system.cfg.get("cover_filter", "bicubic")
     probes = PROBES + (("z_dec",) if latent_decoder is not None else ())
     xs = {k: [] for k in probes}
     ys = []
@@ -100,37 +118,26 @@ def diagnose(system, clips, r, s, frames=17, short=192, max_w=320, log=print, la
     one, zero = torch.ones(1), torch.zeros(1)
     with torch.no_grad():
         for name in clips:
-            hr, _ = load_eval_clip(name, frames, short, max_w)
-            n, H, W, _ = hr.shape
-            x = torch.from_numpy(hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
-            size = (max(1, round(H / s)), max(1, round(W / s)))
-            J = int(math.floor((n - 1) / r + 1e-9))
+            x, size, sent = send_clip(system, name, r, s, frames, short, max_w)
+            n, _, H, W = x.shape
+            J = len(sent) - 1
             per = []
-            for j in range(J + 1):
-                fr, off, val = window(x, j, r)
-                y, cover, z, _ = system.down(fr, off, val, torch.tensor([r]), size, zero)
-                if guard is not None:  # as the exported down graph
-                    y = models.cover_guard(cover, y, float(guard))
-                y8 = q8(y)
+            for y8, cover, z in sent:
                 f, _, z_hat = system.reveal(y8, one, system.imsm)
+                f_cover = system.reveal(q8(cover), zero, system.imsm)[0]
                 c_hat, _ = system.imsm.inverse(y8, torch.zeros_like(z))
                 extra = {"z_dec": latent_decoder(y8, z_hat)} if latent_decoder is not None else {}
                 per.append(dict(
-                    **extra, y=y8, z=z, z_hat=z_hat, feat=f[:, 3:],
-                    feat0=system.reveal(q8(cover), zero, system.imsm)[0][:, 3:],
+                    **extra, y=y8, z=z, z_hat=z_hat, feat=f[:, 3:], feat0=f_cover[:, 3:],
                     rx={"normal": f, "oracle": head(system.reveal, y8, cover, z, one),
                         "z-exact": head(system.reveal, y8, c_hat, z, one),
                         "z-zero": head(system.reveal, y8, c_hat, torch.zeros_like(z), one),
-                        "cover": system.reveal(q8(cover), zero, system.imsm)[0]}))
+                        "cover": f_cover}))
             psnr = {}
             for k in RECEIVERS:
                 errs = []
-                for i in range(n):
-                    if i > J * r + 1e-6:
-                        break
-                    j = int(math.floor(i / r + 1e-6))
-                    t = (i - j * r) / r
-                    if abs(t) < 1e-6:
+                for i, j, t in hr_instants(n, J, r):
+                    if t == 0.0:  # key frames: nothing to interpolate
                         continue
                     out = system.synth(per[j]["rx"][k], per[min(j + 1, J)]["rx"][k], torch.tensor([t]), (H, W))
                     errs.append(float(((torch.round(out.clamp(0, 1) * 255) - x[i:i + 1] * 255) ** 2).mean()))

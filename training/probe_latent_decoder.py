@@ -12,7 +12,6 @@ the channel; if not, the hidden signal itself is entangled with the cover.
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -26,7 +25,6 @@ import torch.nn as nn  # noqa: E402
 
 import diagnose_hiding as dh  # noqa: E402
 from imsm import data, models  # noqa: E402
-from imsm.evaluate import load_eval_clip  # noqa: E402
 
 
 class LatentDecoder(nn.Module):
@@ -43,22 +41,11 @@ class LatentDecoder(nn.Module):
 
 
 def sender_pairs(system, clips, r, s, frames, short, max_w):
-    """Per clip: the stego frames (8 bit), z_hat and z of every LR frame, and the frames."""
-    guard = system.cfg.get("cover_guard_psnr")
+    """(8-bit stego frame, z_hat, z) of every LR frame of the clips."""
     out = []
     with torch.no_grad():
         for name in clips:
-            hr, _ = load_eval_clip(name, frames, short, max_w)
-            n, H, W, _ = hr.shape
-            x = torch.from_numpy(hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
-            size = (max(1, round(H / s)), max(1, round(W / s)))
-            J = int(math.floor((n - 1) / r + 1e-9))
-            for j in range(J + 1):
-                fr, off, val = dh.window(x, j, r)
-                y, cover, z, _ = system.down(fr, off, val, torch.tensor([r]), size, torch.zeros(1))
-                if guard is not None:
-                    y = models.cover_guard(cover, y, float(guard))
-                y8 = dh.q8(y)
+            for y8, _, z in dh.send_clip(system, name, r, s, frames, short, max_w)[2]:
                 _, _, z_hat = system.reveal(y8, torch.ones(1), system.imsm)
                 out.append((y8, z_hat, z))
     return out

@@ -102,12 +102,9 @@ def down_sequence(graphs, hr, r, size):
     return np.stack(out)
 
 
-def up_sequence(graphs, lr, r, n_hr, size_hr, hint):
-    """LR uint8 [J + 1, h, w, 3] -> {HR index: (uint8 frame, is_key)}."""
-    J = lr.shape[0] - 1
-    feats = [graphs.run_reveal(np.ascontiguousarray(f.transpose(2, 0, 1)[None].astype(np.float32) / 255.0), hint)
-             for f in lr]
-    out = {}
+def hr_instants(n_hr, J, r):
+    """(i, j, t) for each HR frame i up to the last LR instant J * r: the LR frame j at or
+    before it and its position t in [0, 1) from j to j + 1 (exactly 0.0 on an LR instant)."""
     for i in range(n_hr):
         if i > J * r + 1e-6:
             break
@@ -115,6 +112,16 @@ def up_sequence(graphs, lr, r, n_hr, size_hr, hint):
         t = (i - j * r) / r
         if abs(t) < 1e-6:
             t = 0.0
+        yield i, j, t
+
+
+def up_sequence(graphs, lr, r, n_hr, size_hr, hint):
+    """LR uint8 [J + 1, h, w, 3] -> {HR index: (uint8 frame, is_key)}."""
+    J = lr.shape[0] - 1
+    feats = [graphs.run_reveal(np.ascontiguousarray(f.transpose(2, 0, 1)[None].astype(np.float32) / 255.0), hint)
+             for f in lr]
+    out = {}
+    for i, j, t in hr_instants(n_hr, J, r):
         f0 = feats[min(j, J)]
         f1 = feats[min(j + 1, J)]
         y = graphs.run_synth(f0, f1, t, size_hr)[0].transpose(1, 2, 0)
