@@ -88,12 +88,14 @@ def versions():
             "opencv": cv2.__version__}
 
 
-# Network options that add inputs to a layer, and how a checkpoint without them is widened
-# (zero weights on the new inputs): the synth's displacement maps, the MLP's phase maps, the
-# latent in the features. Each takes (state, the checkpoint's network).
+# Network options that add inputs or layers, and how a checkpoint without them is widened
+# (zero weights on the new inputs and layers): the synth's displacement maps, the MLP's
+# phase maps, the latent in the features, the synth's 2x grid. Each takes (state, the
+# checkpoint's network).
 WIDENABLE = {"synth_shift_maps": lambda st, _: models.widen_for_shift_maps(st),
              "mlp_coords": lambda st, _: models.widen_for_mlp_coords(st),
-             "synth_latent": models.widen_for_synth_latent}
+             "synth_latent": models.widen_for_synth_latent,
+             "synth_grid2": models.widen_for_grid2}
 
 
 def read_init(path, net, error):

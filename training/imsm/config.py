@@ -197,8 +197,8 @@ def get(name, **overrides):
 
 
 # Network options no configuration sets yet, for --set net.KEY=...: the recovered latent in
-# the synth's features (models.Reveal.features).
-NET_OPTIONS = ("synth_latent",)
+# the synth's features (models.Reveal.features); the synth's 2x grid (models.Synth).
+NET_OPTIONS = ("synth_latent", "synth_grid2")
 
 
 def override(cfg, item):

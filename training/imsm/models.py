@@ -18,7 +18,9 @@ Receiver:
            correction and LR features; output = bicubic(warped blend + correction,
            out_size) + a per-pixel MLP over the bilinearly resized LR features and the
            scale ratio (continuous in t and in output size). With `synth_shift_maps`
-           the trunk also reads each frame's alignment displacement (ops.displacement).
+           the trunk also reads each frame's alignment displacement (ops.displacement);
+           with `synth_grid2` the correction and the MLP's features also come on a 2x
+           grid (pixel shuffle) resized to the output.
 Every last layer that writes into the image path is zero-initialised, so an untrained
 system is exactly the reference (bicubic + linear blend) and the IMSM is the identity.
 """
@@ -268,6 +270,15 @@ class Synth(nn.Module):
         self.coords = bool(cfg.get("mlp_coords", False))
         self.mlp1 = conv(self.cg + 2 + (COORD_CHANNELS if self.coords else 0), cfg["mlp_ch"], k=1)
         self.mlp2 = conv(cfg["mlp_ch"], 3, k=1, zero=True)
+        # with `synth_grid2` the trunk also writes an image correction and the MLP's features
+        # on a grid twice as fine as the LR one (pixel shuffle), resized from there to the
+        # output: bilinear LR features cannot place detail inside an LR pixel, which is where
+        # the detail the sender hides from its own 2x grid lives (training/probe_channel.py).
+        # Both start at zero, so a widened checkpoint computes what it did.
+        self.grid2 = bool(cfg.get("synth_grid2", False))
+        if self.grid2:
+            self.delta2 = conv(c, 3 * 4, zero=True)
+            self.g2 = conv(c, self.cg * 4, zero=True)
         self.flow_scale = cfg.get("flow_scale", 4.0)
 
     def trunk(self, f0, f1, exporting=False, d0=None, d1=None):
@@ -298,6 +309,9 @@ class Synth(nn.Module):
         lr_out = base + self.delta(x)
         hr = ops.bicubic(lr_out, size)
         g = ops.resize_linear(self.g(x), size, 1)
+        if self.grid2:
+            hr = hr + ops.resize_linear(F.pixel_shuffle(self.delta2(x), 2), size, 1)
+            g = g + ops.resize_linear(F.pixel_shuffle(self.g2(x), 2), size, 1)
         ratio = ops.size_ratio(f0, size)
         g = torch.cat([g, ops.maps(g, ratio)], 1)
         if self.coords:
@@ -456,6 +470,16 @@ def widen_for_synth_latent(state, old_net):
     cf, cz = 3 + old_net["feat_ch"], old_net["cz"]
     zeros = torch.zeros(w.shape[0], cz, *w.shape[2:], dtype=w.dtype)
     state["synth.inp.weight"] = torch.cat([w[:, :cf], zeros, w[:, cf:2 * cf], zeros, w[:, 2 * cf:]], 1)
+    return state
+
+
+def widen_for_grid2(state, net):
+    """A checkpoint's weights for the same network with `synth_grid2`: the 2x-grid layers
+    start at zero, so it computes exactly what it did."""
+    fresh = Synth(dict(net, synth_grid2=True)).state_dict()
+    state = dict(state)
+    for key in ("delta2.weight", "delta2.bias", "g2.weight", "g2.bias"):
+        state["synth." + key] = torch.zeros_like(fresh[key])
     return state
 
 
