@@ -24,10 +24,13 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
 - the graphs in models/imsm-small (when present) against the contract (version 2: down
   takes frame0 .. frame6);
 - `synth_latent` (the recovered latent in the features): widening keeps the output, export parity;
+- `synth_grid2` (the synth's detail on a 2x grid): widening keeps the output, export parity;
 - deepening a checkpoint (more IMSM and reveal blocks, train.py --init-from) changes no output;
 - diagnose_hiding.py: its regression and correlation, and on an untrained system every
   receiver renders the same and no latent is recovered; probe_latent_decoder.py's decoder
-  starts as the IMSM inverse's estimate.
+  starts as the IMSM inverse's estimate;
+- probe_channel.py: the window slots it reads, every sender and receiver untrained sends
+  the cover and renders the bicubic blend, a training step moves the sender.
 """
 
 import json
@@ -586,6 +589,32 @@ def test_mlp_phase_maps():
     print(f"  parity with phase maps {err}")
 
 
+def test_synth_grid2():
+    """`synth_grid2`: the synth's correction and MLP features on a 2x grid; a checkpoint
+    widened for it (train.WIDENABLE) renders exactly as before, its layers once trained
+    change the output; exported, it matches PyTorch at integer, non-integer and odd sizes."""
+    import train
+
+    old = perturbed_system(13)
+    new = models.System(dict(old.cfg, synth_grid2=True)).eval()
+    new.load_state_dict(train.WIDENABLE["synth_grid2"](old.state_dict(), old.cfg))
+    c = models.feature_channels(old.cfg)
+    g = torch.Generator().manual_seed(7)
+    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        want = old.synth(f0, f1, t, (22, 28))
+        assert float((new.synth(f0, f1, t, (22, 28)) - want).abs().max()) < 1e-6
+        for layer in (new.synth.delta2, new.synth.g2):
+            layer.weight.normal_(0, 0.05)
+        assert float((new.synth(f0, f1, t, (22, 28)) - want).abs().max()) > 1e-3
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(new, dd, "imsm-test")
+        checks.check_contract(paths["synth"], "synth")
+        err = checks.parity(new, paths, [(37, 53, 19, 27), (40, 60, 20, 30), (30, 45, 20, 30), (3, 2, 1, 1)], seed=6)
+        assert max(err.values()) < 1e-4, err
+
+
 def test_synth_latent():
     """`synth_latent`: the features carry the recovered latent; a checkpoint widened for it
     (with and without displacement maps) renders exactly as before; export parity holds."""
@@ -831,6 +860,34 @@ def test_diagnose_hiding():
     assert out["probe"]["z_hat"]["r2"] < 1e-3 < out["probe"]["z"]["r2"], out["probe"]
 
 
+def test_probe_channel():
+    import probe_channel as pc
+
+    # The window's slot at an offset: at ratio 2 the key frame (0) and the next, dropped one (0.5).
+    wd = data.contract_window(4.0, 2.0, lambda i: 0 <= i < 6)
+    x = torch.arange(6, dtype=torch.float32).reshape(6, 1, 1, 1).expand(6, 3, 4, 4)
+    win, off, val = data.pack_window(lambda idx: x[idx], wd, 4, 4)
+    assert float(pc.slot_at(win[None], off[None], val[None], 0.0)[0, 0, 0, 0]) == 4.0
+    assert float(pc.slot_at(win[None], off[None], val[None], 0.5)[0, 0, 0, 0]) == 5.0  # frame 6 absent: 5 is nearest
+    # Untrained, both architectures send exactly the cover and render the bicubic upscale of
+    # the two covers' mean (their image-writing layers start at zero; the IMSM is the identity).
+    cfg = config.get("small")
+    clip = "media_flower_b" if FIXTURE_DIR else "tennis"
+    for arch, receiver in (("imsm", "imsm"), ("direct", "direct"), ("imsm", "reveal-direct")):
+        torch.manual_seed(0)
+        probe = pc.Probe(arch, True, cfg["net"], 8, 1, 1, receiver)
+        rows = pc.evaluate(probe, lambda *_: None, clips=[clip], frames=5, short=48, max_w=64)
+        assert rows[0]["stego"] >= 99.0, (arch, receiver, rows)
+        assert abs(rows[0]["mid"] - rows[0]["blend"]) < 1e-6, (arch, receiver, rows)
+    # One training step moves the hiding sender off the cover.
+    cfg.update(p_plain=0.0, p_codec=0.0, p_chroma=0.0, batch=2, crop=32, focus={"p": 1.0, "ratios": [2.0], "scales": [2.0]})
+    clips, _ = data.load_training_clips(dict(cfg, n_clips=1), 0, log=lambda *_: None)
+    probe = pc.Probe("direct", True, cfg["net"], 8, 1, 1)
+    steps = pc.train(probe, cfg, clips, 0, 0.02, log=lambda *_: None)
+    assert steps >= 1
+    assert float(probe.down.out.weight.detach().abs().sum()) > 0.0
+
+
 def test_shipped_trained_graphs():
     for name in ("imsm-small", "imsm-small-80", "imsm-small-codec", "imsm-full", "imsm-full-bilinear",
                  "imsm-full-focus"):
@@ -870,7 +927,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
-         test_mlp_phase_maps, test_synth_latent, test_deepen, test_diagnose_hiding,
+         test_mlp_phase_maps, test_synth_grid2, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 
