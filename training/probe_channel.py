@@ -142,14 +142,17 @@ class Probe(nn.Module):
         return self.system.synth(feats[:n], feats[n:], t, size), z_hat
 
 
-def train(probe, cfg, clips, seed, minutes, log):
+def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
+    """Trains for `minutes` (progress, and so the learning rate, by the clock) or, with
+    `max_steps`, for that many steps (progress by the step count): the latter to match
+    another run's steps when the machine was shared unevenly."""
     torch.manual_seed(seed)
     maker = data.BatchMaker(clips, cfg, seed)
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg["lr"], weight_decay=0.0, betas=(0.9, 0.99))
     dual, stego_ema, step, t0 = 1.0, None, 0, time.time()
     agg = {}
     while True:
-        f = min(1.0, (time.time() - t0) / 60.0 / minutes)
+        f = min(1.0, step / max_steps if max_steps else (time.time() - t0) / 60.0 / minutes)
         if f >= 1.0:
             break
         lr = cfg["lr"] * min(1.0, (step + 1) / cfg["warmup"]) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
@@ -246,6 +249,7 @@ def main():
     ap.add_argument("--direct-down-blocks", type=int, default=4)
     ap.add_argument("--direct-up-blocks", type=int, default=6)
     ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--steps", type=int, help="train this many steps instead of --minutes")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
@@ -277,7 +281,7 @@ def main():
                   a.receiver)
     n_params = sum(p.numel() for p in probe.parameters())
     log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters, {len(clips)} clips")
-    steps = train(probe, cfg, clips, a.seed, a.minutes, log)
+    steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps)
     rows = evaluate(probe, log)
     mean = float(np.mean([r["mid"] for r in rows]))
     log(f"mean in-between PSNR {mean:.3f} after {steps} steps")

@@ -176,12 +176,18 @@ CONFIGS["full-bilinear-focus-coords"] = dict(
 # fourteenth session), and neither more training of the shipped networks nor a bigger
 # receiver trained afterwards widened that. So: an IMSM twice as deep and wide (its inverse
 # is the receiver's decoder), the recovered latent handed to the synth (`synth_latent`), on
-# the bilinear cover with the bars' settings in focus. Not run yet (no GPU since it was
-# written); judge it by diagnose_hiding's feat0 + z_hat as well as by PSNR.
+# the bilinear cover with the bars' settings in focus. Since the fifteenth session also
+# without the latent loss and with the synth's 2x grid: trained from scratch at the CPU's
+# scale (training/probe_channel.py, 60 -> 30 lossless, two seeds), without the latent loss
+# the hiding gained on every clip in all four runs, with it three of four lost on some clip
+# (down to -3.4 dB), and the 2x grid lifted the synth's output by 0.3-0.5 dB
+# (docs/probe-hiding-margin/, fifteenth session). Not run yet (no GPU since it was
+# written); judge it by the hiding's margin (imsm - imsm-plain) as well as by PSNR.
 CONFIGS["full-channel"] = dict(
     CONFIGS["full"],
-    net=dict(NET_FULL, cover_filter="bilinear", imsm_ch=64, imsm_blocks=8, synth_latent=True),
+    net=dict(NET_FULL, cover_filter="bilinear", imsm_ch=64, imsm_blocks=8, synth_latent=True, synth_grid2=True),
     focus={"p": 0.6, "ratios": [2.0, 2.5], "scales": [1.5, 2.0]},
+    latent=0.0,
 )
 
 
@@ -196,8 +202,9 @@ def get(name, **overrides):
     return cfg
 
 
-# Network options no configuration sets yet, for --set net.KEY=...: the recovered latent in
-# the synth's features (models.Reveal.features); the synth's 2x grid (models.Synth).
+# Network options --set net.KEY=... accepts whether or not a configuration sets them: the
+# recovered latent in the synth's features (models.Reveal.features); the synth's 2x grid
+# (models.Synth).
 NET_OPTIONS = ("synth_latent", "synth_grid2")
 
 
