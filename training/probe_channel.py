@@ -18,7 +18,11 @@ samples, no codec, no 4:2:0):
                  over the bicubic upscale of their mean.
 
 and --hide 0 for each: the same receiver trained on the plain cover (nothing hidden), so
-hide 1 minus hide 0 is what the hiding is worth to that architecture. Both senders pay the
+hide 1 minus hide 0 is what the hiding is worth to that architecture. --receiver mixes
+them (direct; or reveal-direct: the IMSM inverse and reveal head per frame, then the
+direct receiver over their features), --set changes a setting of the configuration
+(latent=0: no latent loss; net.synth_grid2=true), and --steps trains a number of steps
+instead of minutes. Both senders pay the
 trainer's cover loss (L2, plus the L1 term ramped in from 30 % and scaled by the dual
 that keeps the stego PSNR in the 38-42 dB band), so the stego frames are equally visible.
 
