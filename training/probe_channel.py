@@ -48,12 +48,14 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from diagnose_hiding import q8  # noqa: E402
 from imsm import SLOTS, config, data, models, ops  # noqa: E402
 from imsm.channel import quantize_ste  # noqa: E402
 from imsm.evaluate import load_eval_clip  # noqa: E402
 from imsm.losses import charbonnier, ramp  # noqa: E402
+from imsm.trainer import per_target, update_dual  # noqa: E402
 
-EVAL_CLIPS = ("davis_soapbox", "tennis", "kivy_city_cc0", "sam2_cups", "davis_car-roundabout", "flower_cc0")
+EVAL_CLIPS = data.VAL_CLIPS + data.DEV_EVAL_CLIPS
 RATIO, SCALE = 2.0, 2.0
 RES_BOUND = 0.2  # the calibration sender's residual bound
 
@@ -118,13 +120,9 @@ class Probe(nn.Module):
         if self.receiver == "reveal-direct":
             self.up = DirectUp(direct_ch, direct_up_blocks, models.feature_channels(net))
 
-    def cover(self, win, off, val, ratio, size):
-        w0 = models.window_weights(off, val, ratio, 0.0)
-        return models.downscale(models.blend_slots(win, w0), size, self.cover_filter)
-
     def send(self, win, off, val, ratio, size):
         """-> (LR frame as sent, its cover, hidden latent or None)."""
-        cover = self.cover(win, off, val, ratio, size)
+        cover = models.plain_down(win, off, val, ratio, size, self.cover_filter)
         if not self.hide:
             return cover, cover, None
         if self.arch == "imsm":
@@ -170,8 +168,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
         y = quantize_ste(y.clamp(0.0, 1.0))
         lr0, lr1 = y[:B], y[B:]
         # every target of a batch is an in-between instant; at ratio 2 that is t = 1/2
-        rep = lambda a: a[:, None].expand(B, K, *a.shape[1:]).reshape(B * K, *a.shape[1:])  # noqa: E731
-        out, z_hat = probe.receive(rep(lr0), rep(lr1), b["t"].reshape(-1), b["tgt"].shape[-2:])
+        out, z_hat = probe.receive(per_target(lr0, K), per_target(lr1, K), b["t"].reshape(-1), b["tgt"].shape[-2:])
         loss = charbonnier(out, b["tgt"].reshape(B * K, 3, *b["tgt"].shape[-2:]))
         m = {"rec": loss.item()}
         if probe.hide:
@@ -187,8 +184,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
             stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
             stego_ema = stego if stego_ema is None else 0.9 * stego_ema + 0.1 * stego
             if f >= cfg["cover_ramp"][0]:
-                dual = min(dual * 1.03, 200.0) if stego_ema < 38.0 else (max(dual / 1.03, 0.05) if stego_ema > 42.0
-                                                                          else dual)
+                dual = update_dual(dual, stego_ema, cfg.get("stego_band", (38.0, 42.0)))
             m["stego"] = stego
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -202,10 +198,6 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
                 + f" dual={dual:.3g}")
             agg = {}
     return step
-
-
-def q8(x):
-    return torch.round(x.clamp(0, 1) * 255) / 255
 
 
 @torch.no_grad()

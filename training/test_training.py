@@ -572,21 +572,33 @@ def test_mlp_phase_maps():
     old = perturbed_system(9)
     new = models.System(dict(old.cfg, mlp_coords=True)).eval()
     new.load_state_dict(models.widen_for_mlp_coords(old.state_dict()))
-    c = models.feature_channels(old.cfg)
-    g = torch.Generator().manual_seed(5)
-    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
-    t = torch.tensor([0.4])
-    with torch.no_grad():
-        want = old.synth(f0, f1, t, (25, 31))
-        assert float((new.synth(f0, f1, t, (25, 31)) - want).abs().max()) < 1e-6
+
+    def train_maps():
         new.synth.mlp1.weight[:, -models.COORD_CHANNELS:].normal_(0, 0.5)
-        assert float((new.synth(f0, f1, t, (25, 31)) - want).abs().max()) > 1e-3
+
+    err = check_widened_synth(old, new, train_maps, seed=5, t=0.4, size=(25, 31))
+    print(f"  parity with phase maps {err}")
+
+
+def check_widened_synth(old, new, train_new_layers, seed, t, size):
+    """A synth widened from `old`'s (`new`) renders what `old` did on random features; once
+    `train_new_layers()` has set its new weights it does not; exported, its graphs match
+    PyTorch at integer, non-integer and odd sizes. Returns the parity errors."""
+    c = models.feature_channels(old.cfg)
+    g = torch.Generator().manual_seed(seed)
+    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
+    t = torch.tensor([t])
+    with torch.no_grad():
+        want = old.synth(f0, f1, t, size)
+        assert float((new.synth(f0, f1, t, size) - want).abs().max()) < 1e-6
+        train_new_layers()
+        assert float((new.synth(f0, f1, t, size) - want).abs().max()) > 1e-3
     with tempfile.TemporaryDirectory() as dd:
         paths = export.export_all(new, dd, "imsm-test")
         checks.check_contract(paths["synth"], "synth")
         err = checks.parity(new, paths, [(37, 53, 19, 27), (40, 60, 20, 30), (30, 45, 20, 30), (3, 2, 1, 1)], seed=6)
         assert max(err.values()) < 1e-4, err
-    print(f"  parity with phase maps {err}")
+    return err
 
 
 def test_synth_grid2():
@@ -598,21 +610,12 @@ def test_synth_grid2():
     old = perturbed_system(13)
     new = models.System(dict(old.cfg, synth_grid2=True)).eval()
     new.load_state_dict(train.WIDENABLE["synth_grid2"](old.state_dict(), old.cfg))
-    c = models.feature_channels(old.cfg)
-    g = torch.Generator().manual_seed(7)
-    f0, f1 = torch.rand(1, c, 11, 14, generator=g), torch.rand(1, c, 11, 14, generator=g)
-    t = torch.tensor([0.5])
-    with torch.no_grad():
-        want = old.synth(f0, f1, t, (22, 28))
-        assert float((new.synth(f0, f1, t, (22, 28)) - want).abs().max()) < 1e-6
+
+    def train_grid2():
         for layer in (new.synth.delta2, new.synth.g2):
             layer.weight.normal_(0, 0.05)
-        assert float((new.synth(f0, f1, t, (22, 28)) - want).abs().max()) > 1e-3
-    with tempfile.TemporaryDirectory() as dd:
-        paths = export.export_all(new, dd, "imsm-test")
-        checks.check_contract(paths["synth"], "synth")
-        err = checks.parity(new, paths, [(37, 53, 19, 27), (40, 60, 20, 30), (30, 45, 20, 30), (3, 2, 1, 1)], seed=6)
-        assert max(err.values()) < 1e-4, err
+
+    check_widened_synth(old, new, train_grid2, seed=7, t=0.5, size=(22, 28))
 
 
 def test_synth_latent():

@@ -127,10 +127,11 @@ def downscale(x, size, cover_filter="bicubic"):
     raise ValueError(f"cover_filter {cover_filter!r}: expected one of {COVER_FILTERS}")
 
 
-def plain_down(frames, offsets, valid, ratio, size):
-    """The reference down graph in PyTorch: clip(bicubic(linear blend), 0, 1)."""
+def plain_down(frames, offsets, valid, ratio, size, cover_filter="bicubic"):
+    """The reference down graph in PyTorch: clip(bicubic(linear blend), 0, 1); with another
+    `cover_filter` that downscale of the same blend."""
     w = window_weights(offsets, valid, ratio, 0.0)
-    return downscale(blend_slots(frames, w), size)
+    return downscale(blend_slots(frames, w), size, cover_filter)
 
 
 # ----------------------------------------------------------------------------- IMSM

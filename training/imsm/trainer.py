@@ -85,6 +85,17 @@ def shift_each(f, shifts):
     return torch.cat([ops.shift_torch(f[i:i + 1], shifts[i]) for i in range(f.shape[0])])
 
 
+def update_dual(dual, stego_ema, band):
+    """The cover weight's dual after one step: raised 3 % while the stego PSNR's moving
+    average is below `band` (dB), lowered 3 % while above, bounded to [0.05, 200]."""
+    lo, hi = band
+    if stego_ema < lo:
+        return min(dual * 1.03, 200.0)
+    if stego_ema > hi:
+        return max(dual / 1.03, 0.05)
+    return dual
+
+
 def per_target(f, k):
     """[N, ...] -> [N * k, ...]: each sample's tensor once per target frame (K targets share
     the pair's features)."""
@@ -227,12 +238,8 @@ class Trainer:
         # plain downscale kept in `stego_band` (default 38..42 dB)
         stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
         self.stego_ema = stego if self.stego_ema is None else 0.9 * self.stego_ema + 0.1 * stego
-        band_lo, band_hi = cfg.get("stego_band", (38.0, 42.0))
         if f >= cfg["cover_ramp"][0]:
-            if self.stego_ema < band_lo:
-                self.dual = min(self.dual * 1.03, 200.0)
-            elif self.stego_ema > band_hi:
-                self.dual = max(self.dual / 1.03, 0.05)
+            self.dual = update_dual(self.dual, self.stego_ema, cfg.get("stego_band", (38.0, 42.0)))
         # metrics
         with torch.no_grad():
             o = out.reshape(B, K, 3, H, W)
