@@ -273,6 +273,7 @@ def main():
             ap.error(f"--set {item}: {e}")
     log(" ".join(sys.argv))
     clips, _ = data.load_training_clips(cfg, a.seed, log=log)
+    torch.manual_seed(a.seed)  # the networks' initial weights
     probe = Probe(a.arch, bool(a.hide), cfg["net"], a.direct_ch, a.direct_down_blocks, a.direct_up_blocks,
                   a.receiver)
     n_params = sum(p.numel() for p in probe.parameters())
