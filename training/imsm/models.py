@@ -195,8 +195,7 @@ class Down(nn.Module):
         self.imsm = IMSM(self.cz, cfg["imsm_ch"], cfg["imsm_blocks"])
 
     def forward(self, frames, offsets, valid, ratio, size, quality, exporting=False):
-        w0 = window_weights(offsets, valid, ratio, 0.0)
-        cover = downscale(blend_slots(frames, w0), size, self.cover_filter)
+        cover = plain_down(frames, offsets, valid, ratio, size, self.cover_filter)
         x2 = ops.resize_linear(frames, size, 2)
         if exporting:
             anchors = [blend_slots(x2, window_weights(offsets, valid, ratio, tau)) for tau in TAUS]
