@@ -25,6 +25,7 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   takes frame0 .. frame6);
 - `synth_latent` (the recovered latent in the features): widening keeps the output, export parity;
 - `synth_grid2` (the synth's detail on a 2x grid): widening keeps the output, export parity;
+- `lr_mult`: the optimiser's parameter groups at a multiple of the rate (full-focus-grid2);
 - deepening a checkpoint (more IMSM and reveal blocks, train.py --init-from) changes no output;
 - diagnose_hiding.py: its regression and correlation, and on an untrained system every
   receiver renders the same and no latent is recovered; probe_latent_decoder.py's decoder
@@ -618,6 +619,31 @@ def test_synth_grid2():
     check_widened_synth(old, new, train_grid2, seed=7, t=0.5, size=(22, 28))
 
 
+def test_lr_mult():
+    """`lr_mult`: parameters under a listed prefix form their own optimiser group at that
+    multiple of the schedule's rate (what full-focus-grid2 gives the widened 2x-grid layers);
+    a prefix naming no parameter is an error, not silently ignored."""
+    from imsm import trainer
+
+    s = models.System(dict(perturbed_system(13).cfg, synth_grid2=True))
+    groups = trainer.param_groups(s, {"synth.delta2.": 10.0, "synth.g2.": 10.0})
+    by_mult = {g["lr_mult"]: g["params"] for g in groups}
+    assert sorted(by_mult) == [1.0, 10.0]
+    fast = {id(p) for p in by_mult[10.0]}
+    want = {id(p) for n, p in s.named_parameters() if n.startswith(("synth.delta2.", "synth.g2."))}
+    assert fast == want and len(want) == 4
+    assert sum(len(ps) for ps in by_mult.values()) == len(list(s.parameters()))
+    assert [g["lr_mult"] for g in trainer.param_groups(s, {})] == [1.0]
+    try:
+        trainer.param_groups(s, {"synth.nothing.": 2.0})
+        raise AssertionError("an unknown prefix was accepted")
+    except ValueError as e:
+        assert "synth.nothing." in str(e)
+    cfg = config.get("full-focus-grid2")
+    assert cfg["net"]["synth_grid2"] and cfg["latent"] == 0.0
+    assert {g["lr_mult"] for g in trainer.param_groups(models.System(cfg["net"]), cfg["lr_mult"])} == {1.0, 10.0}
+
+
 def test_synth_latent():
     """`synth_latent`: the features carry the recovered latent; a checkpoint widened for it
     (with and without displacement maps) renders exactly as before; export parity holds."""
@@ -930,7 +956,7 @@ def check_shipped_graphs(d):
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
-         test_mlp_phase_maps, test_synth_grid2, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
+         test_mlp_phase_maps, test_synth_grid2, test_lr_mult, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
 

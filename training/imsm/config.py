@@ -191,6 +191,21 @@ CONFIGS["full-channel"] = dict(
 )
 
 
+# The 2x grid and no latent loss on the shipped networks, on the CPU: fine-tunes
+# `full-bilinear-focus` from models/imsm-full-focus with the synth widened by `synth_grid2`
+# (zero-initialised, so step 0 renders what imsm-full-focus renders) and without the latent
+# loss, the two changes the fifteenth session's probe found (docs/probe-hiding-margin/).
+# The widened layers train at ten times the fine-tune's rate (`lr_mult`): the phase maps of
+# `full-bilinear-focus-coords`, added the same way, stayed near zero at 1e-4.
+CONFIGS["full-focus-grid2"] = dict(
+    CONFIGS["full-bilinear-focus"],
+    net=dict(CONFIGS["full-bilinear-focus"]["net"], synth_grid2=True),
+    latent=0.0,
+    lr_mult={"synth.delta2.": 10.0, "synth.g2.": 10.0},
+    max_minutes=80.0,
+)
+
+
 def get(name, **overrides):
     import copy
 

@@ -102,6 +102,21 @@ def per_target(f, k):
     return f[:, None].expand(f.shape[0], k, *f.shape[1:]).reshape(f.shape[0] * k, *f.shape[1:])
 
 
+def param_groups(system, lr_mult):
+    """The optimiser's parameter groups: parameters whose name starts with a key of
+    `lr_mult` train at that multiple of the schedule's learning rate (layers added to a
+    converged checkpoint start at zero and barely move at a fine-tune's rate), the rest at 1.
+    Every group keeps its multiplier under "lr_mult"."""
+    groups = {}
+    for name, p in system.named_parameters():
+        mult = next((m for prefix, m in lr_mult.items() if name.startswith(prefix)), 1.0)
+        groups.setdefault(float(mult), []).append(p)
+    unknown = [k for k in lr_mult if not any(n.startswith(k) for n, _ in system.named_parameters())]
+    if unknown:
+        raise ValueError(f"lr_mult names no parameter: {unknown}")
+    return [{"params": ps, "lr_mult": m} for m, ps in sorted(groups.items())]
+
+
 class Trainer:
     def __init__(self, cfg, clips, seed, device="cpu", log=print, data_seed=None):
         """`data_seed`: seed of the batch stream (default `seed`); a resumed run passes a
@@ -111,8 +126,8 @@ class Trainer:
         self.rng = np.random.default_rng(seed + 17)
         data_seed = seed if data_seed is None else data_seed
         self.system = System(cfg["net"]).to(self.device)
-        self.opt = torch.optim.AdamW(self.system.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
-                                     betas=(0.9, 0.99))
+        self.opt = torch.optim.AdamW(param_groups(self.system, cfg.get("lr_mult") or {}), lr=cfg["lr"],
+                                     weight_decay=cfg["weight_decay"], betas=(0.9, 0.99))
         self.steps = cfg["steps"]
         self.dual = 1.0  # multiplier of the L1 cover weight (keeps stego PSNR in a band)
         self.stego_ema = None
@@ -316,7 +331,7 @@ class Trainer:
         batch = next(self.batches)
         f = self.progress(step)
         for g in self.opt.param_groups:
-            g["lr"] = self.lr_at(step, f)
+            g["lr"] = self.lr_at(step, f) * g["lr_mult"]
         self.system.train()
         loss, m = self.step(step, batch, f)
         m["progress"] = f
