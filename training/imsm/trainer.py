@@ -331,7 +331,9 @@ class Trainer:
         batch = next(self.batches)
         f = self.progress(step)
         for g in self.opt.param_groups:
-            g["lr"] = self.lr_at(step, f) * g["lr_mult"]
+            # a resumed optimiser takes its groups from the checkpoint: ones saved before
+            # lr_mult existed have no multiplier
+            g["lr"] = self.lr_at(step, f) * g.get("lr_mult", 1.0)
         self.system.train()
         loss, m = self.step(step, batch, f)
         m["progress"] = f
