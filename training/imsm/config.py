@@ -206,7 +206,7 @@ CONFIGS["full-focus-grid2"] = dict(
     net=dict(CONFIGS["full-bilinear-focus"]["net"], synth_grid2=True),
     latent=0.0,
     lr_mult={"synth.delta2.": 10.0, "synth.g2.": 10.0},
-    max_minutes=80.0,
+    max_minutes=75.0,
 )
 
 
