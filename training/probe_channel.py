@@ -181,11 +181,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
                 lat = F.mse_loss(zh, z.detach())
                 loss = loss + cfg["latent"] * lat
                 m["lat"] = lat.item()
-            stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
-            stego_ema = stego if stego_ema is None else 0.9 * stego_ema + 0.1 * stego
-            if f >= cfg["cover_ramp"][0]:
-                dual = update_dual(dual, stego_ema, cfg.get("stego_band", (38.0, 42.0)))
-            m["stego"] = stego
+            dual, stego_ema, m["stego"] = update_dual(dual, stego_ema, l2.item(), f, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(probe.parameters(), cfg["grad_clip"])

@@ -85,15 +85,21 @@ def shift_each(f, shifts):
     return torch.cat([ops.shift_torch(f[i:i + 1], shifts[i]) for i in range(f.shape[0])])
 
 
-def update_dual(dual, stego_ema, band):
-    """The cover weight's dual after one step: raised 3 % while the stego PSNR's moving
-    average is below `band` (dB), lowered 3 % while above, bounded to [0.05, 200]."""
-    lo, hi = band
-    if stego_ema < lo:
-        return min(dual * 1.03, 200.0)
-    if stego_ema > hi:
-        return max(dual / 1.03, 0.05)
-    return dual
+def update_dual(dual, stego_ema, l2, f, cfg):
+    """One step of the cover weight's dual: the batch's stego PSNR (from `l2`, the stego
+    frames' mean squared error against the cover), its moving average, and, once progress
+    `f` reaches the cover ramp's start, the dual raised 3 % while that average is below
+    `stego_band` (default 38..42 dB), lowered 3 % while above, bounded to [0.05, 200].
+    -> (dual, stego_ema, stego)."""
+    stego = 10 * math.log10(1.0 / max(l2, 1e-10))
+    stego_ema = stego if stego_ema is None else 0.9 * stego_ema + 0.1 * stego
+    if f >= cfg["cover_ramp"][0]:
+        lo, hi = cfg.get("stego_band", (38.0, 42.0))
+        if stego_ema < lo:
+            dual = min(dual * 1.03, 200.0)
+        elif stego_ema > hi:
+            dual = max(dual / 1.03, 0.05)
+    return dual, stego_ema, stego
 
 
 def per_target(f, k):
@@ -249,12 +255,8 @@ class Trainer:
             gap = self.never_worse_gap(out[:bi * K], target[:bi * K], cover, chroma[:bi], crfs[:bi],
                                        presets[:bi], tt[:bi], (H, W), encoders[:bi])
             loss = loss + cfg["never_worse"] * torch.relu(gap).mean()
-        # dual update of the cover weight once the ramp has started: stego PSNR against the
-        # plain downscale kept in `stego_band` (default 38..42 dB)
-        stego = 10 * math.log10(1.0 / max(l2.item(), 1e-10))
-        self.stego_ema = stego if self.stego_ema is None else 0.9 * self.stego_ema + 0.1 * stego
-        if f >= cfg["cover_ramp"][0]:
-            self.dual = update_dual(self.dual, self.stego_ema, cfg.get("stego_band", (38.0, 42.0)))
+        # the cover weight's dual keeps the stego PSNR against the plain downscale in a band
+        self.dual, self.stego_ema, stego = update_dual(self.dual, self.stego_ema, l2.item(), f, cfg)
         # metrics
         with torch.no_grad():
             o = out.reshape(B, K, 3, H, W)
