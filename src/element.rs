@@ -12,8 +12,8 @@ use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoInfo};
 
 use crate::engine::color::{self, Colorimetry, FrameLayout, Matrix, PixelFormat, Range};
 use crate::engine::model::{self, ColourMode, ModelError, Provider, ProviderChoice, SessionConfig};
-use crate::engine::schedule::{InputClock, Placement};
-use crate::engine::time::Rate;
+use crate::engine::schedule::{backward_lead, Direction, InputClock, Placement};
+use crate::engine::time::{Rate, Ratio};
 use crate::engine::{FrameIn, FrameOut, RgbFrame};
 
 /// Raw formats both elements read and write without a videoconvert.
@@ -286,8 +286,15 @@ pub trait Resample: Send + Sized + 'static {
     fn kind(models: &Self::Models) -> &str;
     /// Whether the models convert 4:2:0 frames with the colour graphs.
     fn converts_colour(models: &Self::Models) -> bool;
-    /// `yuv_out`: render 4:2:0 with this colorimetry through the colour graphs.
-    fn new_stream(input: Geometry, output: Geometry, extra: &Self::Extra, yuv_out: Option<Colorimetry>) -> Self;
+    /// `yuv_out`: render 4:2:0 with this colorimetry through the colour graphs;
+    /// `direction`: backwards, frames are pushed latest first (indices still increase).
+    fn new_stream(
+        input: Geometry,
+        output: Geometry,
+        extra: &Self::Extra,
+        yuv_out: Option<Colorimetry>,
+        direction: Direction,
+    ) -> Self;
     /// Takes input frame `index`; returns rendered output frames with their indices.
     fn push(&mut self, models: &mut Self::Models, index: u64, frame: FrameIn) -> Result<Vec<(u64, FrameOut)>, ModelError>;
     /// End of a continuous stretch: everything that can still be rendered.
@@ -313,6 +320,40 @@ struct Stream {
     /// Input / output 4:2:0 frames go through the colour graphs, with these colorimetries.
     yuv_in: Option<Colorimetry>,
     yuv_out: Option<Colorimetry>,
+    /// The segment's playback direction.
+    direction: Direction,
+}
+
+/// Played backwards, timestamps are placed on the grid as `MIRROR - pts`, so that they
+/// increase as they arrive (2^62 ns is 146 years).
+const MIRROR: u64 = 1 << 62;
+
+impl Stream {
+    /// Where a buffer's timestamp lands on the input grid's timeline.
+    fn grid_time(&self, pts: u64) -> u64 {
+        match self.direction {
+            Direction::Forwards => pts,
+            Direction::Backwards => MIRROR.saturating_sub(pts),
+        }
+    }
+
+    /// Timestamp and duration of output frame `index` of the current stretch; None for a
+    /// frame that would lie before time 0 (played backwards down to the start).
+    fn output_time(&self, index: u64) -> Option<(u64, u64)> {
+        let origin = self.clock.origin().unwrap_or(0);
+        let rate = self.output.rate;
+        match self.direction {
+            Direction::Forwards => Some((origin + rate.frame_time(index), rate.frame_duration(index))),
+            Direction::Backwards => {
+                // Output `lead` is at the first received frame's instant, later ones before it;
+                // each lasts until the one pushed before it.
+                let first = MIRROR - origin;
+                let lead = backward_lead(Ratio::of_rates(self.input.rate, self.output.rate));
+                let pts = (first + rate.frame_time(lead)).checked_sub(rate.frame_time(index))?;
+                Some((pts, rate.frame_duration(index.saturating_sub(1))))
+            }
+        }
+    }
 }
 
 /// Either pad takes and gives anything of the template: the element converts format,
@@ -636,7 +677,8 @@ impl<R: Resample> Core<R> {
         if stream.passthrough {
             return Ok(());
         }
-        let resampler = R::new_stream(stream.input, stream.output, &self.extra.lock().unwrap(), stream.yuv_out);
+        let extra = self.extra.lock().unwrap().clone();
+        let resampler = R::new_stream(stream.input, stream.output, &extra, stream.yuv_out, stream.direction);
         match self.worker.lock().unwrap().as_mut() {
             Some(worker) => {
                 let _ = worker.take();
@@ -660,13 +702,16 @@ impl<R: Resample> Core<R> {
 
     /// Stamps rendered frames and turns them into buffers.
     fn wrap(&self, stream: &mut Stream, frames: Vec<(u64, FrameOut)>) -> Result<Rendered, String> {
-        let origin = stream.clock.origin().unwrap_or(0);
         let mut out = Vec::with_capacity(frames.len());
         for (index, frame) in frames {
+            let Some((pts, duration)) = stream.output_time(index) else {
+                gst::debug!(self.cat, "output frame {index} would lie before time 0: not pushed");
+                continue;
+            };
             let mut buffer = frame_to_buffer(&frame, &stream.out_info)?;
             let b = buffer.get_mut().unwrap();
-            b.set_pts(gst::ClockTime::from_nseconds(origin + stream.output.rate.frame_time(index)));
-            b.set_duration(gst::ClockTime::from_nseconds(stream.output.rate.frame_duration(index)));
+            b.set_pts(gst::ClockTime::from_nseconds(pts));
+            b.set_duration(gst::ClockTime::from_nseconds(duration));
             b.set_offset(index);
             b.set_offset_end(index + 1);
             if stream.discont {
@@ -733,7 +778,7 @@ impl<R: Resample> Core<R> {
                 drop(guard);
                 return self.srcpad.push(buffer);
             }
-            let pts = buffer.pts().map(|t| t.nseconds());
+            let pts = buffer.pts().map(|t| stream.grid_time(t.nseconds()));
             let index = match stream.clock.place(pts) {
                 Placement::Frame(i) => i,
                 Placement::Duplicate => {
@@ -866,7 +911,10 @@ impl<R: Resample> Core<R> {
         }
         self.drain(element)?;
         gst::info!(self.cat, obj = element, "{} -> {}{}", caps, out_caps, if passthrough { " (passthrough)" } else { "" });
-        let old_latency = self.stream.lock().unwrap().as_ref().map(|s| (s.in_info.fps(), s.out_info.fps()));
+        let (old_latency, direction) = match self.stream.lock().unwrap().as_ref() {
+            Some(s) => (Some((s.in_info.fps(), s.out_info.fps())), s.direction),
+            None => (None, Direction::Forwards),
+        };
         let converts = self.worker.lock().unwrap().as_ref().is_some_and(|w| w.converts_colour);
         let (yuv_in, yuv_out) = (yuv_colorimetry(converts, &in_info), yuv_colorimetry(converts, &out_info));
         if converts {
@@ -885,6 +933,7 @@ impl<R: Resample> Core<R> {
                 yuv_out,
                 in_info,
                 out_info,
+                direction,
             });
             if let Err(e) = self.restart_locked(stream) {
                 *guard = None;
@@ -920,6 +969,17 @@ impl<R: Resample> Core<R> {
                 // old stretch under the old segment and start a fresh grid.
                 if let Err(e) = self.drain(element) {
                     gst::debug!(self.cat, obj = element, "drain at new segment stopped: {:?}", e);
+                }
+                let direction = if s.segment().rate() < 0.0 { Direction::Backwards } else { Direction::Forwards };
+                if let Some(stream) = self.stream.lock().unwrap().as_mut() {
+                    if stream.direction != direction {
+                        gst::debug!(self.cat, obj = element, "segment plays {:?}", direction);
+                        stream.direction = direction;
+                        if let Err(e) = self.restart_locked(stream) {
+                            gst::element_error!(element, gst::StreamError::Failed, ("{}", e));
+                            return false;
+                        }
+                    }
                 }
                 self.srcpad.push_event(event)
             }

@@ -557,6 +557,22 @@ pub enum Alignment {
     Indices(Box<[Vec<i64>; 2]>),
 }
 
+impl Alignment {
+    /// The same moves for the two frames handed to the synth the other way round (its
+    /// `t` becoming `1 - t`, as imsmup does when a stretch plays backwards): each frame
+    /// keeps its own.
+    pub fn swapped(self) -> Self {
+        match self {
+            Alignment::None => Alignment::None,
+            Alignment::Shifts([a, b]) => Alignment::Shifts([b, a]),
+            Alignment::Indices(maps) => {
+                let [a, b] = *maps;
+                Alignment::Indices(Box::new([b, a]))
+            }
+        }
+    }
+}
+
 /// Follows a stream's received frames and measures each one's motion from the frame
 /// received before it.
 #[derive(Debug, Default)]
@@ -680,6 +696,23 @@ mod tests {
                 assert_eq!(index_maps_on(&one, t, feat, threads), reference, "t {t}, {feat:?}, {threads} threads");
             }
         }
+    }
+
+    #[test]
+    fn swapped_shifts_are_those_of_the_motion_measured_the_other_way() {
+        // frames handed over the other way round see the motion negated at 1 - t
+        for (dy, dx) in [(7, -23), (-3, 2), (12, 60), (0, 4)] {
+            for t in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
+                let g = Shift::new(dy, dx);
+                let back = Shift::new(-dy, -dx);
+                let forward = Alignment::Shifts(shifts_at(g, t, (320, 180), (640, 360)));
+                let reversed = Alignment::Shifts(shifts_at(back, 1.0 - t, (320, 180), (640, 360)));
+                assert_eq!(forward.swapped(), reversed, "({dy}, {dx}) at {t}");
+            }
+        }
+        let maps = Alignment::Indices(Box::new([vec![1, 2], vec![3, 4]]));
+        assert_eq!(maps.swapped(), Alignment::Indices(Box::new([vec![3, 4], vec![1, 2]])));
+        assert_eq!(Alignment::None.swapped(), Alignment::None);
     }
 
     #[test]

@@ -84,6 +84,78 @@ impl InputClock {
     }
 }
 
+/// Which way a stretch plays. Backwards (a segment with a negative rate) the frames
+/// arrive latest first; they are indexed in arrival order, so the schedulers run on a
+/// mirrored timeline and only the ends of a stretch differ (see [`backward_lead`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    #[default]
+    Forwards,
+    Backwards,
+}
+
+/// Output instants, played backwards, that lie after the first received frame's instant
+/// but inside its interval (`ratio` = input frames per output frame): rendered from that
+/// frame alone, as the forward direction renders the last frame's interval, so that a
+/// stretch played backwards covers the instants the same stretch covers forwards.
+pub fn backward_lead(ratio: Ratio) -> u64 {
+    // k >= 1 with k * num / den < 1
+    (ratio.den - 1) / ratio.num
+}
+
+/// Where frames sit on a scheduler's timeline, in units of `1 / den` input frames
+/// (`num / den` = input frames per output frame): output `k` at `k * num`, input `i` at
+/// `i * den + lead * num`, `lead` output frames later when played backwards.
+#[derive(Clone, Copy, Debug)]
+struct Timeline {
+    num: u128,
+    den: u128,
+    lead: u128,
+    backwards: bool,
+}
+
+impl Timeline {
+    fn new(ratio: Ratio, direction: Direction) -> Self {
+        let backwards = direction == Direction::Backwards;
+        let lead = if backwards { backward_lead(ratio) as u128 * ratio.num as u128 } else { 0 };
+        Self { num: ratio.num as u128, den: ratio.den as u128, lead, backwards }
+    }
+
+    fn input(&self, i: u64) -> u128 {
+        i as u128 * self.den + self.lead
+    }
+
+    fn output(&self, k: u64) -> u128 {
+        k as u128 * self.num
+    }
+
+    /// Whether a frame at `input` counts as before the output instant at `output`: the frame
+    /// an instant is rendered from, with the one after it. At an instant that falls on a
+    /// received frame, forwards that is the frame itself and the next one; backwards the
+    /// one received before it and the frame itself, which in time order is the same pair.
+    fn before(&self, input: u128, output: u128) -> bool {
+        if self.backwards { input < output } else { input <= output }
+    }
+
+    /// Tie-break between frames equally far from an instant: the earlier in time, which
+    /// backwards is the later received.
+    fn time_order(&self, i: u64) -> i128 {
+        if self.backwards { -(i as i128) } else { i as i128 }
+    }
+
+    /// Whether output `k` is rendered at the end of a stretch whose last frame is `last`:
+    /// forwards every instant before the end of that frame's interval; backwards that
+    /// interval lies before the frame's instant on the mirrored timeline, where no frame
+    /// was received, so only instants up to the frame's own.
+    fn before_end(&self, k: u64, last: u64) -> bool {
+        if self.backwards {
+            self.output(k) <= self.input(last)
+        } else {
+            self.output(k) < self.input(last + 1)
+        }
+    }
+}
+
 /// Received frames in index order, shared by both schedulers.
 #[derive(Debug)]
 struct FrameWindow<T> {
@@ -142,13 +214,18 @@ pub struct DownJob<T> {
 pub struct DownScheduler<T> {
     /// r = num / den input frames per output frame.
     ratio: Ratio,
+    timeline: Timeline,
     window: FrameWindow<T>,
     next_out: u64,
 }
 
 impl<T> DownScheduler<T> {
     pub fn new(ratio: Ratio) -> Self {
-        Self { ratio, window: FrameWindow::new(), next_out: 0 }
+        Self::with_direction(ratio, Direction::Forwards)
+    }
+
+    pub fn with_direction(ratio: Ratio, direction: Direction) -> Self {
+        Self { ratio, timeline: Timeline::new(ratio, direction), window: FrameWindow::new(), next_out: 0 }
     }
 
     /// Window radius in units of `1 / den` input frames.
@@ -159,23 +236,23 @@ impl<T> DownScheduler<T> {
     /// Adds input frame `index` (strictly increasing) and returns the jobs that became ready.
     pub fn push(&mut self, index: u64, frame: T) -> Vec<DownJob<T>> {
         self.window.push(index, frame);
-        let (n, d, reach) = (self.ratio.num as u128, self.ratio.den as u128, self.reach() as u128);
+        let (tl, reach) = (self.timeline, self.reach() as u128);
         let mut jobs = Vec::new();
-        while index as u128 * d >= self.next_out as u128 * n + reach {
+        while tl.input(index) >= tl.output(self.next_out) + reach {
             jobs.push(self.job(self.next_out));
             self.next_out += 1;
         }
-        let next = self.next_out as u128;
-        self.window.evict_front(|i| i as u128 * d + reach < next * n);
+        let next = tl.output(self.next_out);
+        self.window.evict_front(|i| tl.input(i) + reach < next);
         jobs
     }
 
-    /// End of stream: every output instant before the end of the last input frame.
+    /// End of stream: every output instant up to the end of the last input frame
+    /// ([`Timeline::before_end`]).
     pub fn finish(&mut self) -> Vec<DownJob<T>> {
         let mut jobs = Vec::new();
         if let Some(last) = self.window.last_index() {
-            let (n, d) = (self.ratio.num as u128, self.ratio.den as u128);
-            while (self.next_out as u128) * n < (last as u128 + 1) * d {
+            while self.timeline.before_end(self.next_out, last) {
                 jobs.push(self.job(self.next_out));
                 self.next_out += 1;
             }
@@ -194,24 +271,25 @@ impl<T> DownScheduler<T> {
     }
 
     fn job(&self, j: u64) -> DownJob<T> {
-        let (n, d) = (self.ratio.num as i128, self.ratio.den as i128);
+        let n = self.ratio.num as i128;
         let reach = self.reach() as i128;
-        let centre = j as i128 * n;
-        let distance = |i: u64| (i as i128 * d - centre).abs();
+        let centre = self.timeline.output(j) as i128;
+        let position = |i: u64| self.timeline.input(i) as i128;
+        let distance = |i: u64| (position(i) - centre).abs();
         let mut chosen: Vec<&(u64, Arc<T>)> =
             self.window.frames.iter().filter(|(i, _)| distance(*i) <= reach).collect();
         if chosen.is_empty() {
             // A gap left no frame near this instant: fall back to the nearest one.
             chosen.extend(self.window.frames.iter().min_by_key(|(i, _)| distance(*i)));
         }
-        chosen.sort_by_key(|(i, _)| (distance(*i), *i));
+        chosen.sort_by_key(|(i, _)| (distance(*i), self.timeline.time_order(*i)));
         chosen.truncate(WINDOW_SLOTS);
         chosen.sort_by_key(|(i, _)| *i);
         let slots = chosen
             .into_iter()
             .map(|(i, frame)| DownSlot {
                 index: *i,
-                offset: ((*i as i128 * d - centre) as f64 / n as f64) as f32,
+                offset: ((position(*i) - centre) as f64 / n as f64) as f32,
                 frame: Arc::clone(frame),
             })
             .collect();
@@ -223,7 +301,8 @@ impl<T> DownScheduler<T> {
 #[derive(Debug, Clone)]
 pub struct UpJob<T> {
     pub index: u64,
-    /// Index of the received frame at or before the instant.
+    /// Index of the received frame at or before the instant (before it when played
+    /// backwards, see `Timeline::before`).
     pub prev_index: u64,
     pub prev: Arc<T>,
     /// The received frame after the instant (the same as `prev` at the end of a stream).
@@ -238,22 +317,26 @@ pub struct UpJob<T> {
 #[derive(Debug)]
 pub struct UpScheduler<T> {
     /// s = num / den input frames per output frame.
-    ratio: Ratio,
+    timeline: Timeline,
     window: FrameWindow<T>,
     next_out: u64,
 }
 
 impl<T> UpScheduler<T> {
     pub fn new(ratio: Ratio) -> Self {
-        Self { ratio, window: FrameWindow::new(), next_out: 0 }
+        Self::with_direction(ratio, Direction::Forwards)
+    }
+
+    pub fn with_direction(ratio: Ratio, direction: Direction) -> Self {
+        Self { timeline: Timeline::new(ratio, direction), window: FrameWindow::new(), next_out: 0 }
     }
 
     /// Adds received frame `index` (strictly increasing) and returns the jobs that became ready.
     pub fn push(&mut self, index: u64, frame: T) -> Vec<UpJob<T>> {
         self.window.push(index, frame);
-        let (p, q) = (self.ratio.num as u128, self.ratio.den as u128);
+        let tl = self.timeline;
         let mut jobs = Vec::new();
-        while index as u128 * q > self.next_out as u128 * p {
+        while tl.input(index) > tl.output(self.next_out) {
             jobs.push(self.job(self.next_out));
             self.next_out += 1;
         }
@@ -261,12 +344,12 @@ impl<T> UpScheduler<T> {
         jobs
     }
 
-    /// End of stream: every output instant before the end of the last received frame.
+    /// End of stream: every output instant up to the end of the last received frame
+    /// ([`Timeline::before_end`]).
     pub fn finish(&mut self) -> Vec<UpJob<T>> {
         let mut jobs = Vec::new();
         if let Some(last) = self.window.last_index() {
-            let (p, q) = (self.ratio.num as u128, self.ratio.den as u128);
-            while (self.next_out as u128) * p < (last as u128 + 1) * q {
+            while self.timeline.before_end(self.next_out, last) {
                 jobs.push(self.job(self.next_out));
                 self.next_out += 1;
             }
@@ -284,26 +367,26 @@ impl<T> UpScheduler<T> {
     }
 
     fn evict(&mut self) {
-        let (p, q) = (self.ratio.num as u128, self.ratio.den as u128);
-        let position = self.next_out as u128 * p;
+        let tl = self.timeline;
+        let position = tl.output(self.next_out);
         // A frame is still needed while the frame after it is not yet at or before the next instant.
-        while self.window.frames.len() > 1 && self.window.frames[1].0 as u128 * q <= position {
+        while self.window.frames.len() > 1 && tl.before(tl.input(self.window.frames[1].0), position) {
             self.window.frames.pop_front();
         }
     }
 
     fn job(&self, k: u64) -> UpJob<T> {
-        let (p, q) = (self.ratio.num as u128, self.ratio.den as u128);
-        let position = k as u128 * p;
+        let tl = self.timeline;
+        let position = tl.output(k);
         let frames = &self.window.frames;
-        // Index of the last received frame at or before the instant (the first one if none is).
-        let after = frames.partition_point(|(i, _)| *i as u128 * q <= position);
+        // The last received frame before the instant ([`Timeline::before`]; the first one if none is).
+        let after = frames.partition_point(|(i, _)| tl.before(tl.input(*i), position));
         let a = after.saturating_sub(1);
         let b = if after < frames.len() { after } else { a };
         let (ia, ib) = (frames[a].0, frames[b].0);
         let t = if ib > ia {
-            let num = position.saturating_sub(ia as u128 * q);
-            (num as f64 / ((ib - ia) as u128 * q) as f64) as f32
+            let num = position.saturating_sub(tl.input(ia));
+            (num as f64 / (tl.input(ib) - tl.input(ia)) as f64) as f32
         } else {
             0.0
         };
@@ -436,6 +519,80 @@ mod tests {
         // Output 4 lies at received position 2, between frames 1 and 4.
         assert_eq!((jobs[4].prev_index, *jobs[4].next), (1, 4));
         assert!((jobs[4].t - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    /// Jobs of `n` frames pushed backwards (latest first), as (output instant, frames
+    /// rendered from, t), all in forward input-frame units: the instant `n - 1 - x` for
+    /// backward position `x`, and prev / next swapped, as imsmup hands them to the synth.
+    fn up_backwards_in_time_order(ratio: Ratio, n: u64) -> Vec<(f64, u64, u64, f32)> {
+        let mut s = UpScheduler::with_direction(ratio, Direction::Backwards);
+        let mut jobs = Vec::new();
+        for i in 0..n {
+            jobs.extend(s.push(i, i));
+        }
+        jobs.extend(s.finish());
+        let lead = backward_lead(ratio) as f64;
+        let step = ratio.num as f64 / ratio.den as f64;
+        jobs.iter()
+            .enumerate()
+            .map(|(k, j)| {
+                assert_eq!(j.index, k as u64);
+                let at = (n - 1) as f64 - (k as f64 - lead) * step;
+                (at, n - 1 - *j.next, n - 1 - *j.prev, 1.0 - j.t)
+            })
+            .rev()
+            .collect()
+    }
+
+    #[test]
+    fn up_backwards_renders_the_forward_instants_from_the_same_frames() {
+        // n frames whose span is a whole number of output intervals: the two grids meet
+        for (rin, rout, n) in [(30, 60, 31), (24, 60, 25), (25, 60, 26), (30, 30, 10), (60, 30, 21)] {
+            let ratio = Ratio::of_rates(rate(rin, 1), rate(rout, 1));
+            let forwards: Vec<(f64, u64, u64, f32)> = run_up(ratio, 0..n)
+                .iter()
+                .map(|j| (j.index as f64 * ratio.num as f64 / ratio.den as f64, j.prev_index, *j.next, j.t))
+                .collect();
+            let backwards = up_backwards_in_time_order(ratio, n);
+            assert_eq!(forwards.len(), backwards.len(), "{rin} -> {rout}");
+            for (f, b) in forwards.iter().zip(&backwards) {
+                assert!((f.0 - b.0).abs() < 1e-9, "{rin} -> {rout}: instants {f:?} {b:?}");
+                if f.1 != f.2 && b.1 != b.2 {
+                    assert_eq!((f.1, f.2), (b.1, b.2), "{rin} -> {rout}: frames at {}", f.0);
+                    assert!((f.3 - b.3).abs() < 1e-6, "{rin} -> {rout}: t at {}", f.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backward_lead_counts_the_instants_inside_the_first_frame() {
+        let lead = |a: i64, b: i64| backward_lead(Ratio::of_rates(rate(a, 1), rate(b, 1)));
+        assert_eq!([lead(30, 60), lead(24, 60), lead(25, 60), lead(20, 60), lead(60, 60), lead(60, 24)], [1, 2, 2, 2, 0, 0]);
+        // 30000/1001 -> 60: 1/60 and 2/60 s lie inside 1001/30000 s; 60 -> 60000/1001: none
+        assert_eq!(backward_lead(Ratio::of_rates(rate(30000, 1001), rate(60, 1))), 2);
+        assert_eq!(backward_lead(Ratio::of_rates(rate(60, 1), rate(60000, 1001))), 0);
+    }
+
+    #[test]
+    fn down_backwards_sees_the_forward_windows_mirrored() {
+        for (rin, rout, n) in [(60, 24, 121), (60, 30, 61), (60, 6, 61), (30, 24, 41)] {
+            let ratio = Ratio::of_rates(rate(rin, 1), rate(rout, 1));
+            let forwards = run_down(ratio, 0..n);
+            let mut s = DownScheduler::with_direction(ratio, Direction::Backwards);
+            let mut backwards = Vec::new();
+            for i in 0..n {
+                backwards.extend(s.push(i, i));
+            }
+            backwards.extend(s.finish());
+            assert_eq!(forwards.len(), backwards.len(), "{rin} -> {rout}");
+            for (f, b) in forwards.iter().zip(backwards.iter().rev()) {
+                // in time order, offsets negated: what imsmdown hands its graph backwards
+                let mirrored: Vec<(u64, f32)> = b.slots.iter().rev().map(|s| (n - 1 - s.index, -s.offset)).collect();
+                let plain: Vec<(u64, f32)> = f.slots.iter().map(|s| (s.index, s.offset)).collect();
+                assert_eq!(plain, mirrored, "{rin} -> {rout}: output {}", f.index);
+            }
+        }
     }
 
     #[test]

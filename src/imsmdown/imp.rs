@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 
 use crate::element::{Geometry, Resample};
 use crate::engine::model::{DownGraph, ModelError, ProviderChoice, Runtime, SessionConfig, StagedFrame, WindowFrame};
-use crate::engine::schedule::DownScheduler;
+use crate::engine::schedule::{Direction, DownScheduler};
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::color::{Colorimetry, Yuv420};
 use crate::engine::{FrameIn, FrameOut};
@@ -31,6 +31,7 @@ pub struct Down {
     quality: f32,
     /// Render 4:2:0 through the colour graphs with this colorimetry.
     yuv_out: Option<Colorimetry>,
+    direction: Direction,
 }
 
 /// Half of `v`, even where that leaves at least 2.
@@ -60,15 +61,22 @@ impl Resample for Down {
         models.converts_colour()
     }
 
-    fn new_stream(input: Geometry, output: Geometry, extra: &DownExtra, yuv_out: Option<Colorimetry>) -> Self {
+    fn new_stream(
+        input: Geometry,
+        output: Geometry,
+        extra: &DownExtra,
+        yuv_out: Option<Colorimetry>,
+        direction: Direction,
+    ) -> Self {
         let ratio = Ratio::of_rates(input.rate, output.rate);
         Self {
-            scheduler: DownScheduler::new(ratio),
+            scheduler: DownScheduler::with_direction(ratio, direction),
             ratio: ratio.as_f64() as f32,
             out_w: output.width,
             out_h: output.height,
             quality: extra.channel_quality as f32,
             yuv_out,
+            direction,
         }
     }
 
@@ -125,8 +133,14 @@ impl Down {
     ) -> Result<Vec<(u64, FrameOut)>, ModelError> {
         jobs.into_iter()
             .map(|job| {
-                let window: Vec<WindowFrame<'_>> =
+                let mut window: Vec<WindowFrame<'_>> =
                     job.slots.iter().map(|s| WindowFrame { frame: &s.frame, offset: s.offset }).collect();
+                if self.direction == Direction::Backwards {
+                    // The graph sees the window in time order, as it would forwards: what it
+                    // hides in a frame is then what imsmup expects there in either direction.
+                    window.reverse();
+                    window.iter_mut().for_each(|f| f.offset = -f.offset);
+                }
                 let frame = match self.yuv_out {
                     Some(c) => {
                         let mut yuv = Yuv420::new(self.out_w, self.out_h);

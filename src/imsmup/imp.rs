@@ -9,7 +9,7 @@ use super::StreamKind;
 use crate::element::{Geometry, Resample};
 use crate::engine::model::{Features, ModelError, ProviderChoice, Runtime, SessionConfig, UpGraphs};
 use crate::engine::motion::{LumaPyramid, MotionTracker, Received};
-use crate::engine::schedule::{UpJob, UpScheduler};
+use crate::engine::schedule::{Direction, UpJob, UpScheduler};
 use crate::engine::time::{Rate, Ratio};
 use crate::engine::color::{Colorimetry, Yuv420};
 use crate::engine::{FrameIn, FrameOut};
@@ -44,6 +44,7 @@ pub struct Up {
     hint: f32,
     /// Render 4:2:0 through the colour graphs with this colorimetry.
     yuv_out: Option<Colorimetry>,
+    direction: Direction,
 }
 
 fn double(v: usize) -> i32 {
@@ -71,15 +72,22 @@ impl Resample for Up {
         models.converts_colour()
     }
 
-    fn new_stream(input: Geometry, output: Geometry, extra: &UpExtra, yuv_out: Option<Colorimetry>) -> Self {
+    fn new_stream(
+        input: Geometry,
+        output: Geometry,
+        extra: &UpExtra,
+        yuv_out: Option<Colorimetry>,
+        direction: Direction,
+    ) -> Self {
         Self {
-            scheduler: UpScheduler::new(Ratio::of_rates(input.rate, output.rate)),
+            scheduler: UpScheduler::with_direction(Ratio::of_rates(input.rate, output.rate), direction),
             motion: extra.global_motion.then(|| MotionTracker::with_threads(extra.motion_threads as usize)),
             local_motion: extra.local_motion,
             out_w: output.width,
             out_h: output.height,
             hint: extra.stream_kind.hint(),
             yuv_out,
+            direction,
         }
     }
 
@@ -198,14 +206,23 @@ impl Up {
                 // (an alignment exists only where the tracker measured motion, so its count)
                 let threads = self.motion.as_ref().map_or(0, MotionTracker::threads);
                 let alignment = job.next.alignment_from(job.prev_index, job.t, job.prev.features.size(), threads);
-                let (f0, f1) = (&job.prev.features, &job.next.features);
+                let (mut f0, mut f1, mut t) = (&job.prev.features, &job.next.features, job.t);
+                let alignment = if self.direction == Direction::Backwards {
+                    // The graphs take the two frames in time order: what imsmdown hid in a
+                    // frame is about the frames after it (tested in tests/seek.rs).
+                    std::mem::swap(&mut f0, &mut f1);
+                    t = 1.0 - t;
+                    alignment.swapped()
+                } else {
+                    alignment
+                };
                 let frame = match self.yuv_out {
                     Some(c) => {
                         let mut yuv = Yuv420::new(w, h);
-                        models.synth_yuv(f0, f1, job.t, &alignment, w, h, c, &mut yuv)?;
+                        models.synth_yuv(f0, f1, t, &alignment, w, h, c, &mut yuv)?;
                         FrameOut::Yuv(yuv)
                     }
-                    None => FrameOut::Rgb(models.synth(f0, f1, job.t, &alignment, w, h)?),
+                    None => FrameOut::Rgb(models.synth(f0, f1, t, &alignment, w, h)?),
                 };
                 Ok((job.index, frame))
             })
