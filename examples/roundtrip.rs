@@ -684,6 +684,13 @@ fn scorer(
     }
 }
 
+/// Scores full-rate frames against the clip's reference frames, in-between and key
+/// instants apart (the up passes and mci).
+fn full_rate_scorer(reference: &Arc<Reference>, score: &Arc<Mutex<Score>>) -> impl FnMut(Frame) -> Res<()> + Send + 'static {
+    let (hr, lr) = (reference.rate, reference.low_rate);
+    scorer(Arc::clone(reference), move |i| is_key(i, hr, lr), hr, Arc::clone(score))
+}
+
 /// Decodes the clip to RGB: the reference frames, indexed from the first timestamp.
 fn decode_reference(clip: &Path, info: &mut Vec<String>) -> Res<Reference> {
     let p = pipeline(
@@ -762,9 +769,7 @@ fn up_pass(
     let p = imsm_pipeline(up, file, None, model_dir)?;
     let errors = Arc::new(Mutex::new(None));
     let score = Arc::new(Mutex::new(Score::default()));
-    let r = Arc::clone(reference);
-    let (hr, lr) = (reference.rate, reference.low_rate);
-    on_frames(&p, "sink", &errors, scorer(r, move |i| is_key(i, hr, lr), hr, Arc::clone(&score)))?;
+    on_frames(&p, "sink", &errors, full_rate_scorer(reference, &score))?;
     let up_time = run(&p, &format!("{name} up"), &errors, info)?;
     let score = std::mem::take(&mut *score.lock().unwrap());
     Ok((score, up_time))
@@ -799,7 +804,7 @@ fn round_trip(
 /// stream's matrix and range (ffmpeg keeps the Y'CbCr values, it converts no matrix).
 /// None when ffmpeg is not installed.
 fn mci_pass(file: &Path, reference: &Arc<Reference>, colour: (metrics::Matrix, bool), scratch: &Path) -> Res<Option<(Score, Duration)>> {
-    let (w, h, hr, lr) = (reference.width as usize, reference.height as usize, reference.rate, reference.low_rate);
+    let (w, h, hr) = (reference.width as usize, reference.height as usize, reference.rate);
     let output = scratch.join("mci.yuv");
     let start = Instant::now();
     // tpad repeats the last low-rate frame twice, so that minterpolate renders the
@@ -822,7 +827,7 @@ fn mci_pass(file: &Path, reference: &Arc<Reference>, colour: (metrics::Matrix, b
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let frame_bytes = w * h + 2 * cw * ch;
     let score = Arc::new(Mutex::new(Score::default()));
-    let mut score_frame = scorer(Arc::clone(reference), move |i| is_key(i, hr, lr), hr, Arc::clone(&score));
+    let mut score_frame = full_rate_scorer(reference, &score);
     // One frame in memory at a time. Raw video carries no timestamps: frame k is at
     // k / rate from the first.
     let cannot_read = |e: std::io::Error| format!("cannot read {}: {e}", output.display());
