@@ -801,6 +801,48 @@ def test_resume_in_segments():
             assert e.code == 2
 
 
+def test_device_script_segments():
+    """training/device/full.sh, as a GPU task at 15 minutes runs it (here on the CPU, with
+    `small`): a segment pauses with exit 4 and returns a checkpoint too big for one file
+    in parts; a fresh machine joins the parts, resumes at the same step and finishes with
+    the graphs and a provenance that lists both segments."""
+    import subprocess
+
+    import torch
+
+    script = os.path.join(HERE, "device", "full.sh")
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+                   DEVICE="cpu", CONFIG="small", SEED="3", MAX_MINUTES="0.1", EVAL_CLIPS="none", WAIT_S="300",
+                   VIDEO_ROOT=data.VIDEO_ROOT, PART_MIB="1")
+
+        def call(n, **extra):
+            out = os.path.join(d, f"out{n}")
+            os.makedirs(out)
+            r = subprocess.run(["bash", script], cwd=REPO, capture_output=True, text=True, timeout=600,
+                               env=dict(env, RUN_DIR=os.path.join(d, f"run{n}"), OUT=out, **extra))
+            return r, out
+
+        r, out1 = call(1, SEGMENT_MINUTES="0.03", RESUME_DIR=os.path.join(d, "none"))
+        assert r.returncode == 4, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+        parts = sorted(f for f in os.listdir(out1) if f.startswith("checkpoint.pt."))
+        assert parts[:2] == ["checkpoint.pt.00", "checkpoint.pt.01"], os.listdir(out1)
+        assert all(os.path.getsize(os.path.join(out1, f)) <= 1 << 20 for f in parts)
+        assert not os.path.exists(os.path.join(out1, "down.onnx")), "a paused run must not export"
+        joined = os.path.join(d, "joined.pt")
+        with open(joined, "wb") as f:
+            for p in parts:
+                f.write(open(os.path.join(out1, p), "rb").read())
+        paused = torch.load(joined, weights_only=False)["step"]
+
+        r, out2 = call(2, RESUME_DIR=out1)
+        assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+        for g in ("down.onnx", "reveal.onnx", "synth.onnx", "provenance.json", "checkpoint.pt"):
+            assert os.path.exists(os.path.join(out2, g)), (g, os.listdir(out2))
+        segs = json.load(open(os.path.join(out2, "provenance.json")))["segments"]
+        assert len(segs) == 2 and segs[0]["step_to"] == segs[1]["step_from"] == paused > 0, segs
+
+
 def test_device_data_pack():
     """training/device/pack_data.py: a tar with the manifest and every clip, readable by
     the training's loader at the packed size (here from the fixture library or the real one,
@@ -958,14 +1000,14 @@ TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, tes
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
          test_mlp_phase_maps, test_synth_grid2, test_lr_mult, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
-         test_resume_in_segments, test_codec_mix_run, test_device_data_pack]
+         test_resume_in_segments, test_device_script_segments, test_codec_mix_run, test_device_data_pack]
 
 
 def main(argv):
     quick = "--quick" in argv
     failed = 0
     for t in TESTS:
-        if quick and t in (test_smoke_small, test_resume_in_segments, test_codec_mix_run):
+        if quick and t in (test_smoke_small, test_resume_in_segments, test_device_script_segments, test_codec_mix_run):
             continue
         t0 = time.time()
         try:
@@ -975,7 +1017,7 @@ def main(argv):
             failed += 1
             print(f"FAIL {t.__name__}", flush=True)
             traceback.print_exc()
-    ran = len(TESTS) - (3 if quick else 0)
+    ran = len(TESTS) - (4 if quick else 0)
     print(f"{ran - failed} passed, {failed} failed")
     return 1 if failed else 0
 

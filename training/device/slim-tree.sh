@@ -8,7 +8,8 @@
 # folders in the index only (git rm --cached: the files stay on disk, no commit) and
 # ignores them through .git/info/exclude, leaving ~6 MB: the code, models/*.onnx (the
 # reference graphs) and whatever KEEP names (default: models/imsm-full-focus, the
-# checkpoint for --init-from and the graphs to benchmark). `off` puts the index back.
+# checkpoint for --init-from and the graphs to benchmark; `none` keeps no model folder,
+# ~1.5 MB, for a run from scratch). `off` puts the index back.
 # Never commit between `on` and `off`: the commit would delete those files.
 #
 #   bash training/device/slim-tree.sh on [KEEP...]     e.g. on models/imsm-full-focus/checkpoint.pt
@@ -21,11 +22,12 @@ case "${1:-}" in
 on)
     shift
     keep=("${@:-models/imsm-full-focus}")
+    [[ "${keep[*]}" == none ]] && keep=()
     grep -qxF "$begin" "$exclude" 2>/dev/null && { echo "already on (run: $0 off)"; exit 1; }
     git diff --cached --quiet || { echo "the index has staged changes: commit or unstage them first"; exit 1; }
     # every tracked file under docs/ and models/*/ except those under a KEEP path
     mapfile -t drop < <(git ls-files docs 'models/*/*' | while read -r f; do
-        skip=0; for k in "${keep[@]}"; do [[ "$f" == "$k" || "$f" == "$k"/* ]] && skip=1; done
+        skip=0; for k in ${keep[@]+"${keep[@]}"}; do [[ "$f" == "$k" || "$f" == "$k"/* ]] && skip=1; done
         ((skip)) || echo "$f"; done)
     git rm -q --cached -- "${drop[@]}"
     mkdir -p .git/info
