@@ -35,7 +35,7 @@ step "examples/transcode.sh" bash examples/transcode.sh media/flower_cc0.mp4 out
 step "examples/abr-ladder.sh" env RUNGS="320x180@30000/1001:300 256x144@15000/1001:150" \
     bash examples/abr-ladder.sh media/flower_cc0.mp4 out/ci/ladder
 step "benches build" cargo build --release --benches
-step "device scripts parse" bash -c 'for f in training/device/full.sh training/device/slim-tree.sh scripts/device-bench.sh; do bash -n "$f" || exit 1; done'
+step "device scripts parse" bash -c 'for f in training/device/full.sh training/device/probe.sh training/device/slim-tree.sh scripts/device-bench.sh; do bash -n "$f" || exit 1; done'
 step "examples/display-adapt.sh" bash examples/display-adapt.sh --headless out/ci/transcode.mp4 480x270 60
 
 # The training tests: a smoke run (data -> train -> export -> ONNX parity, invertibility;

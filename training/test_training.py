@@ -843,6 +843,32 @@ def test_device_script_segments():
         assert len(segs) == 2 and segs[0]["step_to"] == segs[1]["step_from"] == paused > 0, segs
 
 
+def test_device_probe_script():
+    """training/device/probe.sh, as the GPU machine runs it (here on the CPU, with tiny
+    probes): every probe starts at once, the call ends when all have, and their logs and
+    results come back in one pack."""
+    import subprocess
+    import tarfile
+
+    clip = "media_flower_b" if FIXTURE_DIR else "tennis"
+    tiny = "--config small --direct-ch 8 --direct-down-blocks 1 --direct-up-blocks 1"
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out")
+        env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+                   DEVICE="cpu", MINUTES="0.03", WAIT_S="300", VIDEO_ROOT=data.VIDEO_ROOT, RUN_DIR=os.path.join(d, "run"),
+                   OUT=out, EXTRA=f"--eval-clips {clip} --eval-frames 5",
+                   PROBES=f"d1=--arch direct --hide 1 {tiny};d0=--arch direct --hide 0 {tiny}")
+        r = subprocess.run(["bash", os.path.join(HERE, "device", "probe.sh")], cwd=REPO, capture_output=True,
+                           text=True, timeout=600, env=env)
+        assert r.returncode == 0 and "finished" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+        with tarfile.open(os.path.join(out, "probes.tar.gz")) as t:
+            t.extractall(os.path.join(d, "back"), filter="data")
+        for name, hide in (("d1", 1), ("d0", 0)):
+            res = json.load(open(os.path.join(d, "back", name, "result.json")))
+            assert res["args"]["hide"] == hide and res["steps"] >= 1, res
+            assert [row["clip"] for row in res["rows"]] == [clip], res["rows"]
+
+
 def test_device_data_pack():
     """training/device/pack_data.py: a tar with the manifest and every clip, readable by
     the training's loader at the packed size (here from the fixture library or the real one,
@@ -1000,7 +1026,8 @@ TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, tes
          test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
          test_mlp_phase_maps, test_synth_grid2, test_lr_mult, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
-         test_resume_in_segments, test_device_script_segments, test_codec_mix_run, test_device_data_pack]
+         test_resume_in_segments, test_device_script_segments, test_device_probe_script, test_codec_mix_run,
+         test_device_data_pack]
 
 
 def main(argv):
