@@ -32,9 +32,10 @@ output), and the stego frames' PSNR against their cover.
 
   python training/probe_channel.py --arch direct --hide 1 --minutes 12 --seed 3 --out DIR
 
---device cuda runs the networks on the GPU (the batches are still made on the CPU, one
-process each; several probes can share one GPU). It gives the same results as before on
-the CPU (20-step runs of both senders compared) but has not run on a GPU yet.
+--device cuda runs the networks on the GPU (the batches are still made on the CPU, in
+--workers DataLoader workers or in the process; several probes can share one GPU). With
+the defaults (cpu, no workers) the results are those of before these options (20-step
+runs of both senders compared); --device cuda has not run on a GPU yet.
 """
 
 import argparse
@@ -148,14 +149,22 @@ class Probe(nn.Module):
         return self.system.synth(feats[:n], feats[n:], t, size), z_hat
 
 
-def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
+def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0):
     """Trains for `minutes` (progress, and so the learning rate, by the clock) or, with
     `max_steps`, for that many steps (progress by the step count): the latter to match
     another run's steps when the machine was shared unevenly. The batches are made on the
-    CPU and moved to the probe's device."""
+    CPU and moved to the probe's device: in this process, or with `workers` > 0 in that
+    many DataLoader workers (other batches than in-process: each worker draws its own), so
+    that a GPU is not held by the batch making."""
     dev = next(probe.parameters()).device
     torch.manual_seed(seed)
-    maker = data.BatchMaker(clips, cfg, seed)
+    if workers > 0:
+        batches = iter(torch.utils.data.DataLoader(data.BatchStream(clips, cfg, seed), batch_size=None,
+                                                   num_workers=workers, persistent_workers=True, prefetch_factor=4,
+                                                   pin_memory=dev.type == "cuda"))
+    else:
+        maker = data.BatchMaker(clips, cfg, seed)
+        batches = iter(lambda: maker.make(), None)
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg["lr"], weight_decay=0.0, betas=(0.9, 0.99))
     dual, stego_ema, step, t0 = 1.0, None, 0, time.time()
     agg = {}
@@ -166,7 +175,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None):
         lr = cfg["lr"] * min(1.0, (step + 1) / cfg["warmup"]) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
         for g in opt.param_groups:
             g["lr"] = lr
-        b = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in maker.make().items()}
+        b = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in next(batches).items()}
         win, off, val, ratio, size = b["win"], b["off"], b["val"], b["ratio"], b["size"]
         B, K = b["tgt"].shape[:2]
         both = lambda a: torch.cat([a[0], a[1]])  # noqa: E731
@@ -252,6 +261,8 @@ def main():
     ap.add_argument("--steps", type=int, help="train this many steps instead of --minutes")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="DataLoader workers making the batches (0: in this process, as the logged runs)")
     ap.add_argument("--device", default="cpu",
                     help="torch device for the networks (cuda on the GPU machine; the batches are made on the CPU)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
@@ -286,7 +297,7 @@ def main():
                   a.receiver).to(a.device)
     n_params = sum(p.numel() for p in probe.parameters())
     log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters, {len(clips)} clips")
-    steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps)
+    steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps, a.workers)
     rows = evaluate(probe, log, clips=a.eval_clips.split(","), frames=a.eval_frames)
     mean = float(np.mean([r["mid"] for r in rows]))
     log(f"mean in-between PSNR {mean:.3f} after {steps} steps")

@@ -855,7 +855,7 @@ def test_device_probe_script():
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "out")
         env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-                   DEVICE="cpu", MINUTES="0.03", WAIT_S="300", VIDEO_ROOT=data.VIDEO_ROOT, RUN_DIR=os.path.join(d, "run"),
+                   DEVICE="cpu", MINUTES="0.03", WAIT_S="300", WORKERS="1", VIDEO_ROOT=data.VIDEO_ROOT, RUN_DIR=os.path.join(d, "run"),
                    OUT=out, EXTRA=f"--eval-clips {clip} --eval-frames 5",
                    PROBES=f"d1=--arch direct --hide 1 {tiny};d0=--arch direct --hide 0 {tiny}")
         r = subprocess.run(["bash", os.path.join(HERE, "device", "probe.sh")], cwd=REPO, capture_output=True,

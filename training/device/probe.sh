@@ -21,6 +21,9 @@ DEVICE="${DEVICE:-cuda}"
 VIDEO_ROOT="${VIDEO_ROOT:-/tmp/video}"
 MINUTES="${MINUTES:-8}"
 SEED="${SEED:-3}"
+# WORKERS: DataLoader workers per probe making its batches (one batch at `full`'s size takes
+# ~90 ms on one core, so in-process batches would hold each probe to ~11 steps/s)
+WORKERS="${WORKERS:-3}"
 # EXTRA: arguments for every probe (e.g. --eval-clips/--eval-frames for a dry run here)
 EXTRA="${EXTRA:-}"
 # PROBES: name=arguments, separated by ';'. By default the project's networks at `full`'s
@@ -49,7 +52,7 @@ for e in "${entries[@]}"; do
         echo "starting $name: $args"
         # shellcheck disable=SC2086
         setsid bash -c "python3 training/probe_channel.py $args --minutes $MINUTES --seed $SEED --device $DEVICE \
-            --threads 2 --out '$dir' $EXTRA > '$dir/console.log' 2>&1 < /dev/null; echo \$? > '$dir/rc'" &
+            --threads 2 --workers $WORKERS --out '$dir' $EXTRA > '$dir/console.log' 2>&1 < /dev/null; echo \$? > '$dir/rc'" &
         echo $! > "$dir/pid"
     fi
 done
