@@ -867,6 +867,14 @@ def test_device_probe_script():
             res = json.load(open(os.path.join(d, "back", name, "result.json")))
             assert res["args"]["hide"] == hide and res["steps"] >= 1, res
             assert [row["clip"] for row in res["rows"]] == [clip], res["rows"]
+        # the gain table reads the pack: one pair (d), its clip and the mean
+        sys.path.insert(0, os.path.join(HERE, "device"))
+        import probe_table
+
+        rows = probe_table.gain_rows(probe_table.read_results(os.path.join(d, "back")))
+        assert [(r[0], r[1]) for r in rows] == [("d", clip), ("d", "mean")], rows
+        assert abs(rows[0][4] - (rows[0][2] - rows[0][3])) < 1e-9 and rows[0][5] is not None
+        assert probe_table.main([os.path.join(out, "probes.tar.gz")]) == 0
 
 
 def test_device_data_pack():
