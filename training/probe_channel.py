@@ -158,13 +158,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0):
     that a GPU is not held by the batch making."""
     dev = next(probe.parameters()).device
     torch.manual_seed(seed)
-    if workers > 0:
-        batches = iter(torch.utils.data.DataLoader(data.BatchStream(clips, cfg, seed), batch_size=None,
-                                                   num_workers=workers, persistent_workers=True, prefetch_factor=4,
-                                                   pin_memory=dev.type == "cuda"))
-    else:
-        maker = data.BatchMaker(clips, cfg, seed)
-        batches = iter(lambda: maker.make(), None)
+    batches = data.batches(clips, cfg, seed, workers, pin_memory=dev.type == "cuda")
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg["lr"], weight_decay=0.0, betas=(0.9, 0.99))
     dual, stego_ema, step, t0 = 1.0, None, 0, time.time()
     agg = {}

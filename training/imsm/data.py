@@ -355,3 +355,13 @@ class BatchStream(torch.utils.data.IterableDataset):
         maker = BatchMaker(self.clips, self.cfg, self.seed * 1000 + wid + 1)
         while True:
             yield maker.make()
+
+
+def batches(clips, cfg, seed, workers, pin_memory=False):
+    """Endless batches: made in this process (`workers` 0), or by that many DataLoader
+    workers, each drawing its own (so other batches than in-process)."""
+    if workers > 0:
+        return iter(torch.utils.data.DataLoader(BatchStream(clips, cfg, seed), batch_size=None, num_workers=workers,
+                                                persistent_workers=True, prefetch_factor=4, pin_memory=pin_memory))
+    maker = BatchMaker(clips, cfg, seed)
+    return iter(lambda: maker.make(), None)

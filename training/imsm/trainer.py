@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from . import channel as chn
 from . import ops
-from .data import BatchMaker, BatchStream
+from .data import batches
 from .losses import charbonnier, per_sample_charbonnier, psnr, ramp
 from .models import System, blend_slots, plain_down, window_weights
 
@@ -142,14 +142,7 @@ class Trainer:
         self.t0, self.max_minutes = time.time(), None
         # Training seconds of earlier segments of a resumed run (schedules run on the total).
         self.seconds_before = 0.0
-        if cfg["num_workers"] > 0:
-            dl = torch.utils.data.DataLoader(BatchStream(clips, cfg, data_seed), batch_size=None,
-                                             num_workers=cfg["num_workers"], persistent_workers=True,
-                                             prefetch_factor=4, pin_memory=self.device.type == "cuda")
-            self.batches = iter(dl)
-        else:
-            maker = BatchMaker(clips, cfg, data_seed)
-            self.batches = iter(lambda: maker.make(), None)
+        self.batches = batches(clips, cfg, data_seed, cfg["num_workers"], pin_memory=self.device.type == "cuda")
 
     def progress(self, step):
         """Training progress in [0, 1]: step / steps, or, with a time budget (`time_budget`
