@@ -55,7 +55,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from diagnose_hiding import q8  # noqa: E402
 from imsm import SLOTS, config, data, models, ops  # noqa: E402
-from imsm.channel import quantize_ste  # noqa: E402
+from imsm.channel import chroma420, quantize_ste  # noqa: E402
 from imsm.evaluate import load_eval_clip  # noqa: E402
 from imsm.losses import charbonnier, ramp  # noqa: E402
 from imsm.trainer import per_target, update_dual  # noqa: E402
@@ -149,13 +149,14 @@ class Probe(nn.Module):
         return self.system.synth(feats[:n], feats[n:], t, size), z_hat
 
 
-def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0):
+def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0, chroma=False):
     """Trains for `minutes` (progress, and so the learning rate, by the clock) or, with
     `max_steps`, for that many steps (progress by the step count): the latter to match
     another run's steps when the machine was shared unevenly. The batches are made on the
     CPU and moved to the probe's device: in this process, or with `workers` > 0 in that
     many DataLoader workers (other batches than in-process: each worker draws its own), so
-    that a GPU is not held by the batch making."""
+    that a GPU is not held by the batch making. `chroma`: every sent frame goes through a
+    4:2:0 chroma round trip (channel.chroma420) before the 8-bit rounding."""
     dev = next(probe.parameters()).device
     torch.manual_seed(seed)
     batches = data.batches(clips, cfg, seed, workers, pin_memory=dev.type == "cuda")
@@ -174,7 +175,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0):
         B, K = b["tgt"].shape[:2]
         both = lambda a: torch.cat([a[0], a[1]])  # noqa: E731
         y, cover, z = probe.send(both(win), both(off), both(val), torch.cat([ratio, ratio]), size)
-        y = quantize_ste(y.clamp(0.0, 1.0))
+        y = quantize_ste((chroma420(y.clamp(0.0, 1.0)) if chroma else y).clamp(0.0, 1.0))
         lr0, lr1 = y[:B], y[B:]
         # every target of a batch is an in-between instant; at ratio 2 that is t = 1/2
         out, z_hat = probe.receive(per_target(lr0, K), per_target(lr1, K), b["t"].reshape(-1), b["tgt"].shape[-2:])
@@ -206,8 +207,9 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0):
 
 
 @torch.no_grad()
-def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320):
-    """In-between PSNR per clip at ratio 2, scale 2, lossless 8-bit; stego PSNR vs cover."""
+def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320, chroma=False):
+    """In-between PSNR per clip at ratio 2, scale 2, lossless 8-bit (4:2:0 first with
+    `chroma`); stego PSNR vs cover."""
     probe.eval()
     dev = next(probe.parameters()).device
     rows = []
@@ -223,7 +225,7 @@ def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320):
             win, off, val = data.pack_window(lambda idx: x[idx], wd, H, W)
             y, cover, _ = probe.send(win[None].to(dev), off[None].to(dev), val[None].to(dev),
                                      torch.tensor([RATIO], device=dev), size)
-            lr.append(q8(y))
+            lr.append(q8(chroma420(y.clamp(0.0, 1.0)) if chroma else y))
             covers.append(q8(cover))
         lr, covers = torch.cat(lr), torch.cat(covers)
         se, ref = [], []
@@ -264,8 +266,17 @@ def main():
                          "networks (e.g. net.synth_grid2=true) or a loss weight (e.g. latent=0)")
     ap.add_argument("--eval-clips", default=",".join(EVAL_CLIPS), help="comma-separated clips to evaluate")
     ap.add_argument("--eval-frames", type=int, default=17)
+    ap.add_argument("--chroma420", action="store_true",
+                    help="the channel is 8-bit 4:2:0 (as the elements' lossless I420 stream), not 8-bit RGB, "
+                         "in training and evaluation")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--save-checkpoint", action="store_true",
+                    help="--arch imsm --receiver imsm only: write OUT/checkpoint.pt as train.py does "
+                         "(configuration and weights), so that reexport.py makes the three graphs "
+                         "and the elements can run them")
     a = ap.parse_args()
+    if a.save_checkpoint and (a.arch, a.receiver or a.arch) != ("imsm", "imsm"):
+        ap.error("--save-checkpoint: only the project's System (--arch imsm, receiver imsm) exports")
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     logf = open(os.path.join(a.out, "log.txt"), "w")
@@ -291,8 +302,14 @@ def main():
                   a.receiver).to(a.device)
     n_params = sum(p.numel() for p in probe.parameters())
     log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters, {len(clips)} clips")
-    steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps, a.workers)
-    rows = evaluate(probe, log, clips=a.eval_clips.split(","), frames=a.eval_frames)
+    steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps, a.workers, a.chroma420)
+    if a.save_checkpoint:
+        # the keys reexport.load_system and model_kind read; trained at one setting (r2 s2,
+        # lossless, every sample hidden or every one plain), so a diagnostic, not a release
+        torch.save({"net": cfg["net"], "state": {k: v.cpu() for k, v in probe.system.state_dict().items()},
+                    "config": cfg, "seed": a.seed, "step": steps}, os.path.join(a.out, "checkpoint.pt"))
+        log(f"wrote {os.path.join(a.out, 'checkpoint.pt')}")
+    rows = evaluate(probe, log, clips=a.eval_clips.split(","), frames=a.eval_frames, chroma=a.chroma420)
     mean = float(np.mean([r["mid"] for r in rows]))
     log(f"mean in-between PSNR {mean:.3f} after {steps} steps")
     with open(os.path.join(a.out, "result.json"), "w") as f:

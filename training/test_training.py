@@ -31,7 +31,8 @@ Run: .venv-train/bin/python training/test_training.py          (about 1 minute o
   receiver renders the same and no latent is recovered; probe_latent_decoder.py's decoder
   starts as the IMSM inverse's estimate;
 - probe_channel.py: the window slots it reads, every sender and receiver untrained sends
-  the cover and renders the bicubic blend, a training step moves the sender.
+  the cover and renders the bicubic blend, a training step moves the sender; its 4:2:0
+  channel; its checkpoint exports (reexport.py) to graphs that pass the contract.
 """
 
 import json
@@ -991,6 +992,30 @@ def test_probe_channel():
     steps = pc.train(probe, cfg, clips, 0, 0.02, log=lambda *_: None)
     assert steps >= 1
     assert float(probe.down.out.weight.detach().abs().sum()) > 0.0
+    # The 4:2:0 channel (--chroma420): an untrained IMSM sends the cover, which the round trip
+    # changes; a training step runs through it.
+    torch.manual_seed(0)
+    probe = pc.Probe("imsm", True, cfg["net"], 8, 1, 1)
+    rows = pc.evaluate(probe, lambda *_: None, clips=[clip], frames=5, short=48, max_w=64, chroma=True)
+    assert 25.0 < rows[0]["stego"] < 99.0, rows
+    assert pc.train(probe, cfg, clips, 0, 0.02, log=lambda *_: None, max_steps=1, chroma=True) == 1
+    # --save-checkpoint: the probe's System, in train.py's checkpoint format, which
+    # reexport.py turns into the three graphs (contract, parity and invertibility checked).
+    import subprocess
+
+    import reexport
+
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([sys.executable, os.path.join(HERE, "probe_channel.py"), "--arch", "imsm", "--hide", "1",
+                            "--set", "latent=0", "--set", "crop=32", "--set", "batch=2", "--steps", "1",
+                            "--eval-clips", clip, "--eval-frames", "3", "--chroma420", "--save-checkpoint",
+                            "--out", d], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+        assert reexport.main(["--models", d, "--kind", "probe-test"]) == 0
+        system, ckpt = reexport.load_system(os.path.join(d, "checkpoint.pt"))
+        assert ckpt["step"] == 1 and not ckpt["config"]["latent"]
+        for g in ("down", "reveal", "synth"):
+            checks.check_contract(os.path.join(d, g + ".onnx"), g)
 
 
 def test_shipped_trained_graphs():
