@@ -175,15 +175,17 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0, chro
         B, K = b["tgt"].shape[:2]
         both = lambda a: torch.cat([a[0], a[1]])  # noqa: E731
         y, cover, z = probe.send(both(win), both(off), both(val), torch.cat([ratio, ratio]), size)
-        y = quantize_ste((chroma420(y.clamp(0.0, 1.0)) if chroma else y).clamp(0.0, 1.0))
+        # the cover loss judges the frame as sent (8 bits), the receiver gets it through the channel
+        sent = quantize_ste(y.clamp(0.0, 1.0))
+        y = quantize_ste(chroma420(y.clamp(0.0, 1.0))) if chroma else sent
         lr0, lr1 = y[:B], y[B:]
         # every target of a batch is an in-between instant; at ratio 2 that is t = 1/2
         out, z_hat = probe.receive(per_target(lr0, K), per_target(lr1, K), b["t"].reshape(-1), b["tgt"].shape[-2:])
         loss = charbonnier(out, b["tgt"].reshape(B * K, 3, *b["tgt"].shape[-2:]))
         m = {"rec": loss.item()}
         if probe.hide:
-            l2 = F.mse_loss(y, cover)
-            l1 = (y - cover).abs().mean()
+            l2 = F.mse_loss(sent, cover)
+            l1 = (sent - cover).abs().mean()
             w1 = cfg["cover_l1"] * ramp(f, cfg["cover_ramp"]) * dual
             loss = loss + cfg["cover_l2"] * l2 + w1 * l1
             if z is not None:
@@ -209,7 +211,7 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0, chro
 @torch.no_grad()
 def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320, chroma=False):
     """In-between PSNR per clip at ratio 2, scale 2, lossless 8-bit (4:2:0 first with
-    `chroma`); stego PSNR vs cover."""
+    `chroma`); stego PSNR of the frames as sent (8-bit, before the channel) vs cover."""
     probe.eval()
     dev = next(probe.parameters()).device
     rows = []
@@ -219,15 +221,16 @@ def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320, chro
         x = torch.from_numpy(hr).permute(0, 3, 1, 2).float() / 255.0
         size = (round(H / SCALE), round(W / SCALE))
         J = (n - 1) // 2
-        lr, covers = [], []
+        lr, sent, covers = [], [], []
         for j in range(J + 1):
             wd = data.contract_window(2 * j, RATIO, lambda i: 0 <= i < n)
             win, off, val = data.pack_window(lambda idx: x[idx], wd, H, W)
             y, cover, _ = probe.send(win[None].to(dev), off[None].to(dev), val[None].to(dev),
                                      torch.tensor([RATIO], device=dev), size)
-            lr.append(q8(chroma420(y.clamp(0.0, 1.0)) if chroma else y))
+            sent.append(q8(y))
+            lr.append(q8(chroma420(y.clamp(0.0, 1.0))) if chroma else sent[-1])
             covers.append(q8(cover))
-        lr, covers = torch.cat(lr), torch.cat(covers)
+        lr, sent, covers = torch.cat(lr), torch.cat(sent), torch.cat(covers)
         se, ref = [], []
         for j in range(J):
             out, _ = probe.receive(lr[j:j + 1], lr[j + 1:j + 2], torch.tensor([0.5], device=dev), (H, W))
@@ -236,7 +239,7 @@ def evaluate(probe, log, clips=EVAL_CLIPS, frames=17, short=192, max_w=320, chro
             blend = ops.bicubic(0.5 * (covers[j:j + 1] + covers[j + 1:j + 2]), (H, W)).clamp(0, 1)
             ref.append(float(((q8(blend) - tgt) ** 2).mean()))
         psnr = lambda v: 10 * math.log10(1.0 / max(np.mean(v), 1e-12))  # noqa: E731
-        stego = psnr([float(((lr - covers) ** 2).mean())]) if probe.hide else None
+        stego = psnr([float(((sent - covers) ** 2).mean())]) if probe.hide else None
         rows.append({"clip": name, "mid": psnr(se), "blend": psnr(ref), "stego": stego})
         log(f"eval {name:22s} mid {rows[-1]['mid']:.2f} (blend of covers {rows[-1]['blend']:.2f})"
             + (f" stego {stego:.1f}" if stego is not None else ""))
