@@ -33,8 +33,9 @@ EXTRA="${EXTRA:-}"
 DIRECT="--arch direct --config full --direct-ch 96 --direct-down-blocks 4 --direct-up-blocks 8"
 # The imsm pair also writes its checkpoint (4.2 MB each, in the pack), which reexport.py
 # turns into graphs that imsm-eval measures through the elements here: at the CPU's scale a
-# probe's gain from hiding on its small evaluation frames (+0.39 dB) came to +0.04 through
-# the elements at full size (docs/probe-hiding-margin/, eighteenth session).
+# probe trained on clips at short side 160 gained +0.39 dB from hiding on its small
+# evaluation frames and +0.04 through the elements at full size; trained at 360, +0.40
+# through the elements (docs/probe-hiding-margin/, eighteenth session).
 PROBES="${PROBES:-imsm1=--arch imsm --hide 1 --config full --set latent=0 --save-checkpoint;imsm0=--arch imsm --hide 0 --config full --save-checkpoint;direct1=$DIRECT --hide 1;direct0=$DIRECT --hide 0}"
 export PYTHONUNBUFFERED=1 IMSM_VIDEO_ROOT="$VIDEO_ROOT"
 mkdir -p "$RUN" "$OUT"
