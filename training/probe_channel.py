@@ -176,8 +176,9 @@ def train(probe, cfg, clips, seed, minutes, log, max_steps=None, workers=0, chro
         both = lambda a: torch.cat([a[0], a[1]])  # noqa: E731
         y, cover, z = probe.send(both(win), both(off), both(val), torch.cat([ratio, ratio]), size)
         # the cover loss judges the frame as sent (8 bits), the receiver gets it through the channel
-        sent = quantize_ste(y.clamp(0.0, 1.0))
-        y = quantize_ste(chroma420(y.clamp(0.0, 1.0))) if chroma else sent
+        y = y.clamp(0.0, 1.0)
+        sent = quantize_ste(y)
+        y = quantize_ste(chroma420(y)) if chroma else sent
         lr0, lr1 = y[:B], y[B:]
         # every target of a batch is an in-between instant; at ratio 2 that is t = 1/2
         out, z_hat = probe.receive(per_target(lr0, K), per_target(lr1, K), b["t"].reshape(-1), b["tgt"].shape[-2:])
@@ -307,10 +308,9 @@ def main():
     log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters, {len(clips)} clips")
     steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps, a.workers, a.chroma420)
     if a.save_checkpoint:
-        # the keys reexport.load_system and model_kind read; trained at one setting (r2 s2,
-        # lossless, every sample hidden or every one plain), so a diagnostic, not a release
-        torch.save({"net": cfg["net"], "state": {k: v.cpu() for k, v in probe.system.state_dict().items()},
-                    "config": cfg, "seed": a.seed, "step": steps}, os.path.join(a.out, "checkpoint.pt"))
+        # trained at one setting (r2 s2, lossless, every sample hidden or every one plain),
+        # so a diagnostic, not a release
+        torch.save(models.checkpoint(probe.system, cfg, a.seed, steps), os.path.join(a.out, "checkpoint.pt"))
         log(f"wrote {os.path.join(a.out, 'checkpoint.pt')}")
     rows = evaluate(probe, log, clips=a.eval_clips.split(","), frames=a.eval_frames, chroma=a.chroma420)
     mean = float(np.mean([r["mid"] for r in rows]))

@@ -240,10 +240,9 @@ def main(argv=None):
                "hardware": hardware(args.device), "step_from": start_step}
 
     def save_ckpt(step, t_segment=None, finished=False):
-        ck = {"config": cfg, "net": cfg["net"], "step": step, "seed": args.seed, "init_from": init_from,
-              "state": {k: v.detach().cpu() for k, v in trainer.system.state_dict().items()},
-              "segments": segments + [dict(segment, step_to=step, train_seconds=round(
-                  time.time() - trainer.t0 if t_segment is None else t_segment, 1))]}
+        ck = dict(models.checkpoint(trainer.system, cfg, args.seed, step), init_from=init_from,
+                  segments=segments + [dict(segment, step_to=step, train_seconds=round(
+                      time.time() - trainer.t0 if t_segment is None else t_segment, 1))])
         if not finished:
             ck["trainer"] = trainer.state()
         tmp = ckpt_path + ".tmp"

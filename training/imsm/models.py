@@ -352,6 +352,13 @@ class System(nn.Module):
         }
 
 
+def checkpoint(system, cfg, seed, step):
+    """The keys every checkpoint of a System carries (train.py adds its run's history):
+    reexport.load_system rebuilds the System from `net` and `state`."""
+    return {"config": cfg, "net": cfg["net"], "step": step, "seed": seed,
+            "state": {k: v.detach().cpu() for k, v in system.state_dict().items()}}
+
+
 # ----------------------------------------------------------------------------- export wrappers
 class DownGraph(nn.Module):
     """down.onnx, contract v2: the window comes as seven [1, 3, H, W] inputs frame0 .. frame6
