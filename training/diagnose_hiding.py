@@ -86,7 +86,6 @@ def send_clip(system, name, r, s, frames, short, max_w):
     """Evaluation clip `name` through the sender as the exported down graph runs it (cover
     guard included, 8-bit output): the HR frames [n, 3, H, W] in [0, 1], the LR size and,
     per LR frame, (8-bit stego frame, cover, latent z)."""
-    guard = system.cfg.get("cover_guard_psnr")
     hr, _ = load_eval_clip(name, frames, short, max_w)
     n, H, W, _ = hr.shape
     x = torch.from_numpy(hr.astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
@@ -96,8 +95,7 @@ def send_clip(system, name, r, s, frames, short, max_w):
         for j in range(int(math.floor((n - 1) / r + 1e-9)) + 1):
             fr, off, val = window(x, j, r)
             y, cover, z, _ = system.down(fr, off, val, torch.tensor([r]), size, torch.zeros(1))
-            if guard is not None:
-                y = models.cover_guard(cover, y, float(guard))
+            y = models.guard_sent(system.cfg, cover, y)
             sent.append((q8(y), cover, z))
     return x, size, sent
 

@@ -21,6 +21,8 @@ weights do not (e.g. contract version 2: down takes frame0 .. frame6 instead of 
 
 `--cover-guard-psnr DB` exports down with the cover guard (models.cover_guard: each low-rate
 frame's hidden residual scaled down just enough to stay DB dB from its plain downscale);
+`--cover-guard-420` makes that bar hold after the elements' 4:2:0 round trip as well, as the
+low-rate stream is sent and measured;
 `--cover-filter bilinear` exports down with a bilinear cover (models.downscale) instead of
 the bicubic one the weights were trained on (a zero-shot diagnostic);
 `--out DIR2` writes the graphs and a copy of the provenance with the new entry to DIR2
@@ -75,6 +77,10 @@ def main(argv=None):
     p.add_argument("--cover-guard-psnr", type=float, default=None,
                    help="export down with the cover guard at this PSNR (dB; models.cover_guard); "
                         "default: what the checkpoint's configuration says (none for older ones)")
+    p.add_argument("--cover-guard-420", action="store_true",
+                   help="the cover guard holds its PSNR after the elements' 4:2:0 round trip too "
+                        "(models.residual_mse); default: what the checkpoint's configuration says "
+                        "(R'G'B' only for older ones)")
     p.add_argument("--cover-filter", choices=models.COVER_FILTERS, default=None,
                    help="export down with this cover downscale (models.downscale), the weights unchanged; "
                         "default: what the checkpoint's configuration says (bicubic for older ones)")
@@ -91,6 +97,8 @@ def main(argv=None):
     system, ckpt = load_system(os.path.join(model_dir, "checkpoint.pt"))
     if args.cover_guard_psnr is not None:
         system.cfg["cover_guard_psnr"] = args.cover_guard_psnr
+    if args.cover_guard_420:
+        system.cfg["cover_guard_420"] = True
     if args.cover_filter is not None:
         system.cfg["cover_filter"] = args.cover_filter
         system.down.cover_filter = args.cover_filter
@@ -132,6 +140,7 @@ def main(argv=None):
         "parity_cases_HWhw": train.PARITY_CASES,
         "invertibility_max_abs_err": inv,
         "cover_guard_psnr": system.cfg.get("cover_guard_psnr"),
+        "cover_guard_420": bool(system.cfg.get("cover_guard_420", False)),
         "cover_filter": system.down.cover_filter,
         "versions": train.versions(),
     }

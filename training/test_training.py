@@ -255,6 +255,72 @@ def test_cover_guard():
     print(f"  guarded PSNR {[round(float(p), 3) for p in psnr]}; export parity {err}")
 
 
+def engine_i420_roundtrip(x, kr, kb):
+    """What src/engine/color.rs does to an R'G'B' frame x [3, h, w] (float64, no rounding):
+    Cb/Cr per pixel, each 2x2 block averaged over the pixels that exist, then back under the
+    mpeg2 siting, written as its loops are (the reference for models.chroma420_roundtrip)."""
+    _, h, w = x.shape
+    kg = 1 - kr - kb
+    y = kr * x[0] + kg * x[1] + kb * x[2]
+    c = np.stack([(x[2] - y) / (2 * (1 - kb)), (x[0] - y) / (2 * (1 - kr))])
+    ch, cw = (h + 1) // 2, (w + 1) // 2
+    sub = np.array([[[c[p, 2 * i:2 * i + 2, 2 * j:2 * j + 2].mean() for j in range(cw)] for i in range(ch)] for p in range(2)])
+    up = np.zeros((2, h, w))
+    for yi in range(h):
+        k = yi // 2
+        far = max(k - 1, 0) if yi % 2 == 0 else min(k + 1, ch - 1)
+        row = 0.75 * sub[:, k] + 0.25 * sub[:, far]
+        for xi in range(w):
+            up[:, yi, xi] = row[:, xi // 2] if xi % 2 == 0 else 0.5 * (row[:, xi // 2] + row[:, min(xi // 2 + 1, cw - 1)])
+    r, b = y + 2 * (1 - kr) * up[1], y + 2 * (1 - kb) * up[0]
+    return np.stack([r, (y - kr * r - kb * b) / kg, b])
+
+
+def test_cover_guard_420():
+    """The 4:2:0-aware guard: the round trip it models is the engine's (odd sizes included),
+    a grey residual passes it unchanged, the guarded frames hold the bar after the round trip
+    under every matrix (exactly at it for the worst), frames above it are left as they are,
+    and the down graph exports with parity."""
+    g = torch.Generator().manual_seed(5)
+    for h, w in ((6, 8), (7, 9), (1, 1), (5, 2)):
+        d = torch.randn(1, 3, h, w, generator=g, dtype=torch.float64)
+        for kr, kb in models.YCBCR_KR_KB.values():
+            kg = 1 - kr - kb
+            luma = kr * d[:, 0:1] + kg * d[:, 1:2] + kb * d[:, 2:3]
+            c = torch.cat([(d[:, 2:3] - luma) / (2 * (1 - kb)), (d[:, 0:1] - luma) / (2 * (1 - kr))], 1)
+            back = models.chroma420_roundtrip(c)
+            r, b = luma + 2 * (1 - kr) * back[:, 1:2], luma + 2 * (1 - kb) * back[:, 0:1]
+            got = torch.cat([r, (luma - kr * r - kb * b) / kg, b], 1)[0].numpy()
+            want = engine_i420_roundtrip(d[0].numpy(), kr, kb)
+            assert np.abs(got - want).max() < 1e-9, (h, w, kr)
+    grey = torch.randn(1, 1, 9, 7, generator=g).expand(1, 3, 9, 7)
+    assert torch.allclose(models.residual_mse(grey, True), models.residual_mse(grey, False))
+    cover = torch.rand(3, 3, 17, 23, generator=g)
+    # fine-grained noise in green only: its luma and chroma parts cancel in R and B, and the
+    # round trip, which averages the chroma away, leaves the luma part (~1.5x the error)
+    d = torch.randn(3, 3, 17, 23, generator=g) * torch.tensor([0.0, 1.0, 0.0]).reshape(1, 3, 1, 1)
+    d = d / d.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() * torch.tensor([10 ** -1.5, 10 ** -1.845, 10 ** -2.5]).reshape(3, 1, 1, 1)
+    y = models.cover_guard(cover, cover + d, 37.0, chroma420=True)
+    worst = [min(-10 * np.log10(((engine_i420_roundtrip((y[i] - cover[i]).double().numpy(), kr, kb)) ** 2).mean())
+                 for kr, kb in models.YCBCR_KR_KB.values()) for i in range(3)]
+    rgb = -10 * torch.log10((y - cover).pow(2).mean(dim=(1, 2, 3)))
+    assert abs(worst[0] - 37.0) < 1e-3 and abs(worst[1] - 37.0) < 1e-3, worst  # the round trip binds
+    assert float(rgb[0]) > 38.0 and float(rgb[1]) > 38.0, rgb
+    rgb_only = models.cover_guard(cover, cover + d, 37.0)[0] - cover[0]  # what the R'G'B' guard lets through
+    after = min(-10 * np.log10((engine_i420_roundtrip(rgb_only.double().numpy(), kr, kb) ** 2).mean())
+                for kr, kb in models.YCBCR_KR_KB.values())
+    assert after < 36.0, after
+    assert torch.equal(y[2], (cover + d)[2]), "a frame above the bar was changed"
+    s = perturbed_system(4)
+    s.cfg["cover_guard_psnr"], s.cfg["cover_guard_420"] = 37.0, True
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(s, dd, "imsm-test")
+        err = checks.parity(s, paths, [(37, 53, 19, 27), (16, 16, 8, 8), (9, 7, 5, 3)], seed=2)
+        assert max(err.values()) < 1e-3, err
+    print(f"  after the round trip, worst matrix: {[round(float(x), 3) for x in worst]} dB (R'G'B' guard alone: "
+          f"{after:.2f}); R'G'B' {[round(float(p), 3) for p in rgb]}; export parity {err}")
+
+
 def test_bilinear_cover():
     """cover_filter "bilinear": an untrained down graph sends the half-pixel bilinear
     downscale of the blend (no antialiasing: at 2x the 2x2 mean), a trained one exports with
@@ -1048,6 +1114,8 @@ def check_shipped_graphs(d):
     guard = (prov.get("exports") or [{}])[-1].get("cover_guard_psnr")
     if guard is not None:  # re-exported with the cover guard (reexport.py --cover-guard-psnr)
         system.cfg["cover_guard_psnr"] = guard
+    if (prov.get("exports") or [{}])[-1].get("cover_guard_420"):  # reexport.py --cover-guard-420
+        system.cfg["cover_guard_420"] = True
     cover_filter = (prov.get("exports") or [{}])[-1].get("cover_filter")
     if cover_filter is not None:  # re-exported with another cover (reexport.py --cover-filter)
         system.cfg["cover_filter"] = system.down.cover_filter = cover_filter
@@ -1057,7 +1125,7 @@ def check_shipped_graphs(d):
 
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_cover_guard_420, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
          test_mlp_phase_maps, test_synth_grid2, test_lr_mult, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_device_script_segments, test_device_probe_script, test_codec_mix_run,

@@ -115,7 +115,7 @@ def read_init(path, net, error):
     # and the blocks of models.DEEPENABLE can be appended (never taken away)
     def arch(n):
         return {k: v for k, v in (n or {}).items()
-                if k not in ("cover_guard_psnr", "cover_filter", *WIDENABLE, *models.DEEPENABLE)}
+                if k not in ("cover_guard_psnr", "cover_guard_420", "cover_filter", *WIDENABLE, *models.DEEPENABLE)}
 
     old_net = ck.get("net") or {}
     if (arch(old_net) != arch(net) or any(old_net.get(k) and not net.get(k) for k in WIDENABLE)

@@ -9,9 +9,12 @@ NET_SMALL = {
     "syn_ch": 24, "syn_blocks": 1, "syn_low_blocks": 1,
     "hr_ch": 8, "mlp_ch": 16,
     "flow_scale": 4.0,
-    # exported down graph: each LR frame stays >= 37 dB from its plain downscale
-    # (models.cover_guard; the 36 dB bar with a margin for 8-bit and 4:2:0)
-    "cover_guard_psnr": 37.0,
+    # exported down graph: each LR frame stays >= 36.5 dB from its plain downscale, in R'G'B'
+    # and after the elements' 4:2:0 round trip (models.cover_guard): the 36 dB bar with a
+    # margin for the 8-bit rounding (0.2 dB measured on imsm-full-focus's I420 frames).
+    # The graphs shipped before it guard 37 dB in R'G'B' only: 36.4 dB at worst after 4:2:0.
+    "cover_guard_psnr": 36.5,
+    "cover_guard_420": True,
 }
 
 NET_FULL = {
@@ -22,7 +25,8 @@ NET_FULL = {
     "syn_ch": 64, "syn_blocks": 3, "syn_low_blocks": 3,
     "hr_ch": 16, "mlp_ch": 32,
     "flow_scale": 8.0,
-    "cover_guard_psnr": 37.0,
+    "cover_guard_psnr": 36.5,
+    "cover_guard_420": True,
 }
 
 # x264 presets drawn per sample where the issue asks for veryfast-medium (issue 4)
