@@ -125,6 +125,19 @@ class Probe(nn.Module):
         if self.receiver == "reveal-direct":
             self.up = DirectUp(direct_ch, direct_up_blocks, models.feature_channels(net))
 
+    def used_parameters(self):
+        """The number of parameters the sender and the receiver run: the System's synth sits
+        unused under a `reveal-direct` receiver, its encoder under a `direct` sender or
+        when nothing is hidden (the IMSM runs whenever the receiver inverts it)."""
+        mods = []
+        if self.hide:
+            mods.append(self.system.down if self.arch == "imsm" else self.down)
+        if self.receiver in ("imsm", "reveal-direct"):
+            mods += [self.system.reveal, self.system.imsm]
+        mods.append(self.system.synth if self.receiver == "imsm" else self.up)
+        params = {id(p): p for m in mods for p in m.parameters()}  # the IMSM is in down too
+        return sum(p.numel() for p in params.values())
+
     def send(self, win, off, val, ratio, size):
         """-> (LR frame as sent, its cover, hidden latent or None)."""
         cover = models.plain_down(win, off, val, ratio, size, self.cover_filter)
@@ -305,7 +318,8 @@ def main():
     probe = Probe(a.arch, bool(a.hide), cfg["net"], a.direct_ch, a.direct_down_blocks, a.direct_up_blocks,
                   a.receiver).to(a.device)
     n_params = sum(p.numel() for p in probe.parameters())
-    log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters, {len(clips)} clips")
+    log(f"sender {a.arch} receiver {probe.receiver} hide {a.hide}: {n_params} parameters "
+        f"({probe.used_parameters()} in what this sender and receiver run), {len(clips)} clips")
     steps = train(probe, cfg, clips, a.seed, a.minutes, log, a.steps, a.workers, a.chroma420)
     if a.save_checkpoint:
         # trained at one setting (r2 s2, lossless, every sample hidden or every one plain),
@@ -316,7 +330,7 @@ def main():
     mean = float(np.mean([r["mid"] for r in rows]))
     log(f"mean in-between PSNR {mean:.3f} after {steps} steps")
     with open(os.path.join(a.out, "result.json"), "w") as f:
-        json.dump({"args": vars(a), "parameters": n_params, "steps": steps, "rows": rows, "mean_mid": mean}, f,
+        json.dump({"args": vars(a), "parameters": n_params, "parameters_used": probe.used_parameters(), "steps": steps, "rows": rows, "mean_mid": mean}, f,
                   indent=1)
 
 

@@ -1051,6 +1051,12 @@ def test_probe_channel():
         rows = pc.evaluate(probe, lambda *_: None, clips=[clip], frames=5, short=48, max_w=64)
         assert rows[0]["stego"] >= 99.0, (arch, receiver, rows)
         assert abs(rows[0]["mid"] - rows[0]["blend"]) < 1e-6, (arch, receiver, rows)
+        # the count of what runs leaves out the System's parts this pair does not use
+        total, n = sum(p.numel() for p in probe.parameters()), lambda m: sum(p.numel() for p in m.parameters())
+        unused = n(probe.system.synth) if receiver == "reveal-direct" else 0
+        assert probe.used_parameters() == total - unused, (arch, receiver)
+    plain = pc.Probe("imsm", False, cfg["net"], 8, 1, 1)
+    assert plain.used_parameters() == sum(p.numel() for p in plain.parameters()) - plain.system.param_counts()["encoder"]
     # One training step moves the hiding sender off the cover.
     cfg.update(p_plain=0.0, p_codec=0.0, p_chroma=0.0, batch=2, crop=32, focus={"p": 1.0, "ratios": [2.0], "scales": [2.0]})
     clips, _ = data.load_training_clips(dict(cfg, n_clips=1), 0, log=lambda *_: None)
