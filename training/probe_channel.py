@@ -96,6 +96,65 @@ class DirectUp(nn.Module):
         return (base + F.pixel_shuffle(self.out(self.body(h)), 2)).clamp(0.0, 1.0)
 
 
+class DirectSynthGraph(nn.Module):
+    """The synth graph of a `reveal-direct` probe, a diagnostic under contract v2's names:
+    both frames' features moved as models.SynthGraph moves them (the engine's alignment),
+    then the direct head, its 2x pixel-shuffle residual resized to out_size. It renders the
+    instant halfway between the frames whatever t is, so through the elements only the
+    in-between frames of a 60 -> 30 stream at half size mean anything."""
+
+    def __init__(self, up):
+        super().__init__()
+        self.up = up
+
+    def forward(self, feat0, feat1, t, out_size, shift0, shift1, index0, index1):
+        f0 = ops.gather(ops.shift(feat0, shift0, exporting=True), index0, exporting=True)
+        f1 = ops.gather(ops.shift(feat1, shift1, exporting=True), index1, exporting=True)
+        up = self.up
+        base = ops.bicubic(0.5 * (f0[:, :3] + f1[:, :3]), out_size)
+        res = F.pixel_shuffle(up.out(up.body(models.act(up.inp(torch.cat([f0, f1], 1))))), 2)
+        # t is a contract input the head does not read: kept in the graph, adding nothing
+        return (base + ops.resize_like(res, base, exporting=True) + 0.0 * t.reshape(1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+DIRECT_SYNTH_DESCRIPTION = (
+    "DIAGNOSTIC probe synth (training/probe_channel.py, reveal-direct): features moved by the engine's "
+    "alignment, then residual blocks and a 2x pixel shuffle over the bicubic upscale of the two frames' "
+    "mean; renders t = 1/2 whatever t is (60 -> 30 at half size only).")
+
+
+def export_graphs(probe, out_dir, kind):
+    """The three graphs of a `reveal-direct` probe (--arch imsm) in `out_dir`: the System's
+    down (with its configuration's cover guard) and reveal, and DirectSynthGraph as synth;
+    -> the paths."""
+    from imsm import export
+
+    os.makedirs(out_dir, exist_ok=True)
+    system = probe.system.cpu().eval()
+    paths = {g: export.export_graph(system, g, os.path.join(out_dir, g + ".onnx"), kind) for g in ("down", "reveal")}
+    paths["synth"] = export.export_graph(system, "synth", os.path.join(out_dir, "synth.onnx"), kind,
+                                         module=DirectSynthGraph(probe.up.cpu()), description=DIRECT_SYNTH_DESCRIPTION)
+    return paths
+
+
+def direct_synth_parity(probe, path, h=19, w=27, seed=0):
+    """Max |probe.receive - the exported synth graph| on two received frames' features at
+    2x, alignment inputs set to no move."""
+    from imsm import checks
+
+    g = torch.Generator().manual_seed(seed)
+    c = models.feature_channels(probe.system.cfg)
+    f0, f1 = torch.rand(1, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g)
+    with torch.no_grad():
+        want = probe.up.cpu().eval()(f0, f1, (2 * h, 2 * w)).numpy()
+    ident = np.arange(h * w, dtype=np.int64)
+    zero = np.zeros(2, np.int64)
+    got = checks.session(path).run(None, {"feat0": f0.numpy(), "feat1": f1.numpy(), "t": np.array([0.3], np.float32),
+                                          "out_size": np.array([2 * h, 2 * w], np.int64), "shift0": zero,
+                                          "shift1": zero, "index0": ident, "index1": ident})[0]
+    return float(np.abs(got - want).max())
+
+
 def slot_at(win, off, val, offset):
     """[N, 3, H, W]: each sample's window frame at `offset` LR intervals (the nearest valid
     slot; at ratio 2 the key frame is offset 0 and the next, dropped frame offset 0.5)."""
@@ -291,7 +350,12 @@ def main():
                     help="--arch imsm --receiver imsm only: write OUT/checkpoint.pt as train.py does "
                          "(configuration and weights), so that reexport.py makes the three graphs "
                          "and the elements can run them")
+    ap.add_argument("--export-graphs", action="store_true",
+                    help="--arch imsm --receiver reveal-direct only: write OUT/graphs/{down,reveal,synth}.onnx "
+                         "(a diagnostic synth that renders t = 1/2 at any t: for imsm-eval at 60 -> 30, half size)")
     a = ap.parse_args()
+    if a.export_graphs and (a.arch, a.receiver) != ("imsm", "reveal-direct"):
+        ap.error("--export-graphs: only --arch imsm --receiver reveal-direct (--save-checkpoint exports the System)")
     if a.save_checkpoint and (a.arch, a.receiver or a.arch) != ("imsm", "imsm"):
         ap.error("--save-checkpoint: only the project's System (--arch imsm, receiver imsm) exports")
     torch.set_num_threads(a.threads)
@@ -326,6 +390,13 @@ def main():
         # so a diagnostic, not a release
         torch.save(models.checkpoint(probe.system, cfg, a.seed, steps), os.path.join(a.out, "checkpoint.pt"))
         log(f"wrote {os.path.join(a.out, 'checkpoint.pt')}")
+    if a.export_graphs:
+        paths = export_graphs(probe, os.path.join(a.out, "graphs"), f"probe-reveal-direct-h{a.hide}")
+        err = direct_synth_parity(probe, paths["synth"])
+        log(f"wrote {', '.join(paths.values())}; synth parity max abs err {err:.2e}")
+        if err > 1e-3:
+            raise SystemExit(f"--export-graphs: the synth graph differs from the probe by {err}")
+        probe.to(a.device)
     rows = evaluate(probe, log, clips=a.eval_clips.split(","), frames=a.eval_frames, chroma=a.chroma420)
     mean = float(np.mean([r["mid"] for r in rows]))
     log(f"mean in-between PSNR {mean:.3f} after {steps} steps")

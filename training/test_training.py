@@ -1055,6 +1055,26 @@ def test_probe_channel():
         total, n = sum(p.numel() for p in probe.parameters()), lambda m: sum(p.numel() for p in m.parameters())
         unused = n(probe.system.synth) if receiver == "reveal-direct" else 0
         assert probe.used_parameters() == total - unused, (arch, receiver)
+    # --export-graphs: a reveal-direct probe (its head perturbed off zero) as three graphs under
+    # the contract, the synth matching the probe at 2x
+    torch.manual_seed(1)
+    rd = pc.Probe("imsm", True, cfg["net"], 8, 1, 1, "reveal-direct")
+    with torch.no_grad():
+        for prm in rd.up.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    with tempfile.TemporaryDirectory() as dd:
+        paths = pc.export_graphs(rd, dd, "probe-test")
+        for g, path in paths.items():
+            checks.check_contract(path, g)
+        err = pc.direct_synth_parity(rd, paths["synth"])
+        assert err < 1e-3, err
+        moved = checks.session(paths["synth"]).run(None, {
+            "feat0": np.ones((1, models.feature_channels(cfg["net"]), 6, 7), np.float32),
+            "feat1": np.zeros((1, models.feature_channels(cfg["net"]), 6, 7), np.float32),
+            "t": np.array([0.5], np.float32), "out_size": np.array([9, 11], np.int64),
+            "shift0": np.zeros(2, np.int64), "shift1": np.zeros(2, np.int64),
+            "index0": np.arange(42, dtype=np.int64), "index1": np.arange(42, dtype=np.int64)})[0]
+        assert moved.shape == (1, 3, 9, 11)  # any output size, not only 2x
     plain = pc.Probe("imsm", False, cfg["net"], 8, 1, 1)
     assert plain.used_parameters() == sum(p.numel() for p in plain.parameters()) - plain.system.param_counts()["encoder"]
     # One training step moves the hiding sender off the cover.

@@ -92,9 +92,11 @@ def describe(system, graph):
     return text
 
 
-def export_graph(system, graph, path, kind):
+def export_graph(system, graph, path, kind, module=None, description=None):
+    """`graph` of `system` to `path`; `module` (with `description`) replaces the graph's usual
+    wrapper under the same contract names (training/probe_channel.py's diagnostic synth)."""
     cls, inputs, outputs, dyn = SPECS[graph]
-    module = cls(system).eval()
+    module = (module if module is not None else cls(system)).eval()
     args = _example(system, graph)
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -108,7 +110,7 @@ def export_graph(system, graph, path, kind):
     model.producer_name = "gst-imsm training/imsm/export.py"
     model.producer_version = CONTRACT
     model.graph.name = f"imsm_{graph}_{kind}"
-    description = describe(system, graph)
+    description = description or describe(system, graph)
     model.doc_string = description
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, {
