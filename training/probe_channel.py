@@ -36,6 +36,10 @@ output), and the stego frames' PSNR against their cover.
 --workers DataLoader workers or in the process; several probes can share one GPU). With
 the defaults (cpu, no workers) the results are those of before these options (20-step
 runs of both senders compared); --device cuda has not run on a GPU yet.
+
+To measure a probe through the elements (imsm-eval at 60 -> 30, half size): --save-checkpoint
+(the project's receiver; then reexport.py) or --export-graphs (reveal-direct: a diagnostic
+synth graph that renders t = 1/2 by the pixel-shuffle head, whatever t is).
 """
 
 import argparse
