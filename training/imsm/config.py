@@ -195,6 +195,23 @@ CONFIGS["full-channel"] = dict(
 )
 
 
+# `full-channel` with imsmup's motion alignment in the loop (`align`: each pair's global
+# shift measured as the engine measures it, the features moved by its rule before the
+# synth; `synth_shift_maps`: the synth told each pixel's move). The shipped networks never
+# saw moved features, and the engine's alignment takes much of what the hiding is worth:
+# imsm-full-focus gains +0.34 dB from hiding at 60 -> 30 (lossless, eight clips) with
+# imsmup's alignment off and +0.19 with it, the most lost where the alignment moves the
+# picture (docs/eval-imsm-full-focus/alignment/); a probe with a pixel-shuffle head lost
+# its whole gain to it (docs/probe-hiding-margin/, nineteenth session). A 45-minute CPU
+# fine-tune of the small networks so (`small-aligned`) did not widen the margin; from
+# scratch at `full` it has not run. The trunk then runs per instant, not per pair: slower.
+CONFIGS["full-channel-aligned"] = dict(
+    CONFIGS["full-channel"],
+    net=dict(CONFIGS["full-channel"]["net"], synth_shift_maps=True),
+    align=True,
+)
+
+
 # The 2x grid and no latent loss on the shipped networks, on the CPU: fine-tunes
 # `full-bilinear-focus` from models/imsm-full-focus with the synth widened by `synth_grid2`
 # (zero-initialised, so step 0 renders what imsm-full-focus renders) and without the latent
