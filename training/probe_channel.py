@@ -94,10 +94,13 @@ class DirectUp(nn.Module):
         self.body = nn.Sequential(*[models.ResBlock(ch) for _ in range(blocks)])
         self.out = models.conv(ch, 12, zero=True)
 
+    def residual(self, lr0, lr1):
+        """The head's correction at twice the LR size (pixel shuffle)."""
+        return F.pixel_shuffle(self.out(self.body(models.act(self.inp(torch.cat([lr0, lr1], 1))))), 2)
+
     def forward(self, lr0, lr1, size):
         base = ops.bicubic(0.5 * (lr0[:, :3] + lr1[:, :3]), size)
-        h = models.act(self.inp(torch.cat([lr0, lr1], 1)))
-        return (base + F.pixel_shuffle(self.out(self.body(h)), 2)).clamp(0.0, 1.0)
+        return (base + self.residual(lr0, lr1)).clamp(0.0, 1.0)
 
 
 class DirectSynthGraph(nn.Module):
@@ -112,11 +115,9 @@ class DirectSynthGraph(nn.Module):
         self.up = up
 
     def forward(self, feat0, feat1, t, out_size, shift0, shift1, index0, index1):
-        f0 = ops.gather(ops.shift(feat0, shift0, exporting=True), index0, exporting=True)
-        f1 = ops.gather(ops.shift(feat1, shift1, exporting=True), index1, exporting=True)
-        up = self.up
+        f0, f1 = models.align_features(feat0, shift0, index0), models.align_features(feat1, shift1, index1)
         base = ops.bicubic(0.5 * (f0[:, :3] + f1[:, :3]), out_size)
-        res = F.pixel_shuffle(up.out(up.body(models.act(up.inp(torch.cat([f0, f1], 1))))), 2)
+        res = self.up.residual(f0, f1)
         # t is a contract input the head does not read: kept in the graph, adding nothing
         return (base + ops.resize_like(res, base, exporting=True) + 0.0 * t.reshape(1, 1, 1, 1)).clamp(0.0, 1.0)
 

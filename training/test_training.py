@@ -258,7 +258,7 @@ def test_cover_guard():
 def engine_i420_roundtrip(x, kr, kb):
     """What src/engine/color.rs does to an R'G'B' frame x [3, h, w] (float64, no rounding):
     Cb/Cr per pixel, each 2x2 block averaged over the pixels that exist, then back under the
-    mpeg2 siting, written as its loops are (the reference for models.chroma420_roundtrip)."""
+    mpeg2 siting, written as its loops are (the reference for models.ycbcr420_roundtrip)."""
     _, h, w = x.shape
     kg = 1 - kr - kb
     y = kr * x[0] + kg * x[1] + kb * x[2]
@@ -285,12 +285,7 @@ def test_cover_guard_420():
     for h, w in ((6, 8), (7, 9), (1, 1), (5, 2)):
         d = torch.randn(1, 3, h, w, generator=g, dtype=torch.float64)
         for kr, kb in models.YCBCR_KR_KB.values():
-            kg = 1 - kr - kb
-            luma = kr * d[:, 0:1] + kg * d[:, 1:2] + kb * d[:, 2:3]
-            c = torch.cat([(d[:, 2:3] - luma) / (2 * (1 - kb)), (d[:, 0:1] - luma) / (2 * (1 - kr))], 1)
-            back = models.chroma420_roundtrip(c)
-            r, b = luma + 2 * (1 - kr) * back[:, 1:2], luma + 2 * (1 - kb) * back[:, 0:1]
-            got = torch.cat([r, (luma - kr * r - kb * b) / kg, b], 1)[0].numpy()
+            got = models.ycbcr420_roundtrip(d, kr, kb)[0].numpy()
             want = engine_i420_roundtrip(d[0].numpy(), kr, kb)
             assert np.abs(got - want).max() < 1e-9, (h, w, kr)
     grey = torch.randn(1, 1, 9, 7, generator=g).expand(1, 3, 9, 7)
@@ -1137,12 +1132,13 @@ def check_shipped_graphs(d):
     import train
 
     system, _ = reexport.load_system(os.path.join(d, "checkpoint.pt"))
-    guard = (prov.get("exports") or [{}])[-1].get("cover_guard_psnr")
+    last_export = (prov.get("exports") or [{}])[-1]
+    guard = last_export.get("cover_guard_psnr")
     if guard is not None:  # re-exported with the cover guard (reexport.py --cover-guard-psnr)
         system.cfg["cover_guard_psnr"] = guard
-    if (prov.get("exports") or [{}])[-1].get("cover_guard_420"):  # reexport.py --cover-guard-420
+    if last_export.get("cover_guard_420"):  # reexport.py --cover-guard-420
         system.cfg["cover_guard_420"] = True
-    cover_filter = (prov.get("exports") or [{}])[-1].get("cover_filter")
+    cover_filter = last_export.get("cover_filter")
     if cover_filter is not None:  # re-exported with another cover (reexport.py --cover-filter)
         system.cfg["cover_filter"] = system.down.cover_filter = cover_filter
     par = checks.parity(system, {g: os.path.join(d, g + ".onnx") for g in ("down", "reveal", "synth")},

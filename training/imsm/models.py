@@ -416,17 +416,22 @@ def residual_mse(d, chroma420=False):
     mse = (d * d).mean(dim=(1, 2, 3), keepdim=True)
     if not chroma420:
         return mse
-    r, g, b = d[:, 0:1], d[:, 1:2], d[:, 2:3]
     for kr, kb in YCBCR_KR_KB.values():
-        kg = 1.0 - kr - kb
-        luma = kr * r + kg * g + kb * b
-        c = chroma420_roundtrip(torch.cat([(b - luma) / (2 * (1 - kb)), (r - luma) / (2 * (1 - kr))], 1))
-        r2 = luma + 2 * (1 - kr) * c[:, 1:2]
-        b2 = luma + 2 * (1 - kb) * c[:, 0:1]
-        g2 = (luma - kr * r2 - kb * b2) / kg
-        e = torch.cat([r2, g2, b2], 1)
+        e = ycbcr420_roundtrip(d, kr, kb)
         mse = torch.maximum(mse, (e * e).mean(dim=(1, 2, 3), keepdim=True))
     return mse
+
+
+def ycbcr420_roundtrip(x, kr, kb):
+    """R'G'B' x [N, 3, h, w] through Y'CbCr with (Kr, Kb), its chroma through
+    chroma420_roundtrip, and back (no 8-bit rounding; linear)."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    kg = 1.0 - kr - kb
+    luma = kr * r + kg * g + kb * b
+    c = chroma420_roundtrip(torch.cat([(b - luma) / (2 * (1 - kb)), (r - luma) / (2 * (1 - kr))], 1))
+    r2 = luma + 2 * (1 - kr) * c[:, 1:2]
+    b2 = luma + 2 * (1 - kb) * c[:, 0:1]
+    return torch.cat([r2, (luma - kr * r2 - kb * b2) / kg, b2], 1)
 
 
 def cover_guard(cover, y, min_psnr, chroma420=False):
@@ -468,9 +473,14 @@ class SynthGraph(nn.Module):
         if self.s.synth.shift_maps:
             d0 = ops.displacement(shift0, index0, feat0, exporting=True)
             d1 = ops.displacement(shift1, index1, feat1, exporting=True)
-        feat0 = ops.gather(ops.shift(feat0, shift0, exporting=True), index0, exporting=True)
-        feat1 = ops.gather(ops.shift(feat1, shift1, exporting=True), index1, exporting=True)
+        feat0, feat1 = align_features(feat0, shift0, index0), align_features(feat1, shift1, index1)
         return self.s.synth(feat0, feat1, t, out_size, exporting=True, d0=d0, d1=d1)
+
+
+def align_features(feat, shift, index):
+    """A frame's features as an exported synth graph reads them: moved by the engine's
+    whole-frame `shift`, then gathered per pixel through `index` (models/README.md, synth)."""
+    return ops.gather(ops.shift(feat, shift, exporting=True), index, exporting=True)
 
 
 def _widen_input(state, key, channels):
