@@ -1,6 +1,6 @@
 # Run in the imsm-eval output folder's parent: dump-on/ and dump-off/ are imsm-eval --dump-frames runs
 # (alignment on / off, methods imsm,imsm-cover); prints in-between PSNR of each output and of the hybrids.
-import numpy as np, json, os, sys
+import numpy as np, json, os
 on, off = 'dump-on', 'dump-off'
 meta = json.load(open(on + '/meta.json'))
 res = {}
