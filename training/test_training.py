@@ -617,6 +617,63 @@ def test_alignment_in_the_loop():
     print(f"  parity with displacement maps {err}")
 
 
+def test_unmoved_features():
+    """`synth_unmoved`: the synth trunk also reads each frame's features as they were before
+    the alignment moved them. A checkpoint widened for them (after the displacement maps, as
+    train.read_init widens) renders exactly as before; exported, the graph hands the trunk
+    the features it was given next to the moved ones, and matches PyTorch."""
+    import train
+
+    keys = list(train.WIDENABLE)
+    assert keys[-1] == "synth_unmoved", keys  # its inputs come last in Synth.trunk
+    old = perturbed_system(9)
+    c = models.feature_channels(old.cfg)
+    net = dict(old.cfg, synth_shift_maps=True, synth_unmoved=True)
+    state = old.state_dict()
+    for key in keys:
+        if net.get(key) and not old.cfg.get(key):
+            state = train.WIDENABLE[key](state, old.cfg)
+    new = models.System(net).eval()
+    new.load_state_dict(state)
+    g = torch.Generator().manual_seed(9)
+    f0, f1, u0 = (torch.rand(1, c, 11, 14, generator=g) for _ in range(3))
+    t = torch.tensor([0.3])
+    with torch.no_grad():
+        want = old.synth(f0, f1, t, (22, 28))
+        got = new.synth(f0, f1, t, (22, 28), d0=torch.full((1, 2, 11, 14), 2.0), u0=u0)
+    assert float((got - want).abs().max()) < 1e-5, float((got - want).abs().max())
+    try:
+        models.widen_for_synth_latent(state, net)
+        raise AssertionError("synth_latent widened over synth_unmoved")
+    except ValueError:
+        pass
+    with torch.no_grad():
+        new.synth.inp.weight[:, -2 * c:].normal_(0, 0.2)  # the unmoved features matter
+    with tempfile.TemporaryDirectory() as dd:
+        paths = export.export_all(new, dd, "imsm-test")
+        checks.check_contract(paths["synth"], "synth")
+        err = checks.parity(new, paths, [(37, 53, 19, 27), (9, 7, 9, 7), (3, 2, 1, 1)], seed=5)
+        assert max(err.values()) < 1e-3, err
+        ss = checks.session(paths["synth"])
+        r = np.random.default_rng(4)
+        h, w = 8, 9
+        fe0, fe1 = (r.random((1, c, h, w), dtype=np.float32) for _ in range(2))
+        sh, ident = np.array([1, 3], np.int64), np.arange(h * w, dtype=np.int64)
+        feeds = {"feat0": fe0, "feat1": fe1, "t": np.array([0.5], np.float32), "out_size": np.array([16, 18], np.int64),
+                 "shift0": sh, "shift1": np.zeros(2, np.int64), "index0": ident, "index1": ident}
+        got = ss.run(None, feeds)[0]
+        with torch.no_grad():
+            raw0, raw1 = torch.from_numpy(fe0), torch.from_numpy(fe1)
+            moved0 = ops.shift_torch(raw0, torch.from_numpy(sh))
+            maps0 = ops.displacement(torch.from_numpy(sh), torch.from_numpy(ident), raw0)
+            args = (moved0, raw1, torch.tensor([0.5]), (16, 18))
+            ref = new.synth(*args, d0=maps0, d1=torch.zeros(1, 2, h, w), u0=raw0, u1=raw1).numpy()
+            wrong = new.synth(*args, d0=maps0, d1=torch.zeros(1, 2, h, w), u0=moved0, u1=raw1).numpy()
+        assert np.abs(got - ref).max() < 1e-4, np.abs(got - ref).max()
+        assert np.abs(got - wrong).max() > 1e-3  # the graph reads the features as given
+    print(f"  parity with unmoved features {err}")
+
+
 def test_mlp_phase_maps():
     """`mlp_coords`: the synth MLP's sub-pixel phase maps say where each output pixel sits
     inside its LR pixel; a checkpoint widened for them renders exactly as before; exported
@@ -1147,7 +1204,7 @@ def check_shipped_graphs(d):
 
 
 TESTS = [test_windows, test_focus_batches, test_channel, test_invertibility, test_training_and_export_paths_agree,
-         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_cover_guard_420, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop,
+         test_identity_at_init, test_export_contract_and_parity, test_cover_guard, test_cover_guard_420, test_bilinear_cover, test_never_worse_gap, test_alignment_in_the_loop, test_unmoved_features,
          test_mlp_phase_maps, test_synth_grid2, test_lr_mult, test_synth_latent, test_deepen, test_diagnose_hiding, test_probe_channel,
          test_shipped_trained_graphs, test_smoke_small,
          test_resume_in_segments, test_device_script_segments, test_device_probe_script, test_codec_mix_run,

@@ -205,9 +205,13 @@ CONFIGS["full-channel"] = dict(
 # its whole gain to it (docs/probe-hiding-margin/, nineteenth session). A 45-minute CPU
 # fine-tune of the small networks so (`small-aligned`) did not widen the margin; from
 # scratch at `full` it has not run. The trunk then runs per instant, not per pair: slower.
+# Since the twentieth session the trunk also reads the features before the move
+# (`synth_unmoved`): a 75-minute CPU fine-tune of imsm-full-focus with the alignment in the
+# loop and the moved features alone (`full-focus-aligned`) did not win the margin back on
+# the clips the alignment moves (docs/eval-aligned-finetune/).
 CONFIGS["full-channel-aligned"] = dict(
     CONFIGS["full-channel"],
-    net=dict(CONFIGS["full-channel"]["net"], synth_shift_maps=True),
+    net=dict(CONFIGS["full-channel"]["net"], synth_shift_maps=True, synth_unmoved=True),
     align=True,
 )
 
@@ -237,11 +241,24 @@ CONFIGS["full-focus-grid2"] = dict(
 # and synthetic motion twice as fast, so that the alignment moves a share of the pairs.
 # imsm-full-focus gains +0.34 dB from hiding at 60 -> 30 with imsmup's alignment off and
 # +0.19 with it (docs/eval-imsm-full-focus/alignment/); `small-aligned` tried this on the
-# small networks, whose hidden signal was worth +0.1 dB, so it could not tell.
+# small networks, whose hidden signal was worth +0.1 dB, so it could not tell. Measured
+# (75 minutes, 1,900 steps, seed 2; eight clips through the elements, 60 -> 30 lossless):
+# the margin +0.15 dB against +0.19, still about 0 on the three clips the alignment moves;
+# not shipped (docs/eval-aligned-finetune/).
 CONFIGS["full-focus-aligned"] = dict(
     CONFIGS["full-bilinear-focus"],
     net=dict(CONFIGS["full-bilinear-focus"]["net"], synth_shift_maps=True),
     align=True, synthetic_motion=2.0, max_minutes=75.0,
+)
+
+
+# `full-focus-aligned` with the trunk also reading each frame's features as they were before
+# the move (`synth_unmoved`, zero-initialised): the hidden motion sits where the sender
+# wrote it, 5-28 px from where a moved copy puts it on the clips the alignment moves, which
+# may be beyond what the trunk can reach. Not run yet.
+CONFIGS["full-focus-aligned-unmoved"] = dict(
+    CONFIGS["full-focus-aligned"],
+    net=dict(CONFIGS["full-focus-aligned"]["net"], synth_unmoved=True),
 )
 
 

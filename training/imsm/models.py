@@ -254,7 +254,12 @@ class Synth(nn.Module):
         # written for (zero-initialised when widened from a checkpoint without it)
         self.shift_maps = bool(cfg.get("synth_shift_maps", False))
         # pair trunk (independent of t without alignment: computed once per pair in training)
-        self.inp = conv(2 * cf + (2 * DISP_CHANNELS if self.shift_maps else 0), c)
+        # with `synth_unmoved` the trunk also reads each frame's features as they were before
+        # the alignment moved them: the hidden motion sits where the sender wrote it, and a
+        # moved copy puts it 5-28 px away from where the output needs it
+        # (docs/eval-aligned-finetune/; zero-initialised when widened from a checkpoint)
+        self.unmoved = bool(cfg.get("synth_unmoved", False))
+        self.inp = conv(2 * cf + (2 * DISP_CHANNELS if self.shift_maps else 0) + (2 * cf if self.unmoved else 0), c)
         self.pre = ResBlock(c)
         self.down = conv(c, c, stride=2)
         self.low = nn.Sequential(*[ResBlock(c) for _ in range(cfg["syn_low_blocks"])])
@@ -281,14 +286,17 @@ class Synth(nn.Module):
             self.g2 = conv(c, self.cg * 4, zero=True)
         self.flow_scale = cfg.get("flow_scale", 4.0)
 
-    def trunk(self, f0, f1, exporting=False, d0=None, d1=None):
+    def trunk(self, f0, f1, exporting=False, d0=None, d1=None, u0=None, u1=None):
         """`d0`, `d1`: [N, 2, h, w] displacement (dy, dx feature pixels) of each frame's
         alignment (ops.displacement), read only by a network with `synth_shift_maps`;
-        None = not moved."""
+        None = not moved. `u0`, `u1`: each frame's features before the alignment moved them,
+        read only by a network with `synth_unmoved`; None = not moved (`f0`, `f1`)."""
         parts = [f0, f1]
         if self.shift_maps:
             zero = f0[:, :DISP_CHANNELS] * 0.0
             parts += [zero if d is None else d * DISP_SCALE for d in (d0, d1)]
+        if self.unmoved:
+            parts += [f0 if u0 is None else u0, f1 if u1 is None else u1]
         x = act(self.inp(torch.cat(parts, 1)))
         x = self.pre(x)
         low = self.low(act(self.down(x)))
@@ -319,8 +327,8 @@ class Synth(nn.Module):
         hr = hr + self.mlp2(act(self.mlp1(g)))
         return hr.clamp(0.0, 1.0)
 
-    def forward(self, f0, f1, t, size, exporting=False, d0=None, d1=None):
-        return self.head(self.trunk(f0, f1, exporting, d0, d1), f0, f1, t, size, exporting)
+    def forward(self, f0, f1, t, size, exporting=False, d0=None, d1=None, u0=None, u1=None):
+        return self.head(self.trunk(f0, f1, exporting, d0, d1, u0, u1), f0, f1, t, size, exporting)
 
 
 class System(nn.Module):
@@ -473,8 +481,8 @@ class SynthGraph(nn.Module):
         if self.s.synth.shift_maps:
             d0 = ops.displacement(shift0, index0, feat0, exporting=True)
             d1 = ops.displacement(shift1, index1, feat1, exporting=True)
-        feat0, feat1 = align_features(feat0, shift0, index0), align_features(feat1, shift1, index1)
-        return self.s.synth(feat0, feat1, t, out_size, exporting=True, d0=d0, d1=d1)
+        a0, a1 = align_features(feat0, shift0, index0), align_features(feat1, shift1, index1)
+        return self.s.synth(a0, a1, t, out_size, exporting=True, d0=d0, d1=d1, u0=feat0, u1=feat1)
 
 
 def align_features(feat, shift, index):
@@ -498,6 +506,13 @@ def widen_for_shift_maps(state):
     input convolution gets zero weights for the displacement maps, so it computes exactly
     what it did."""
     return _widen_input(state, "synth.inp.weight", 2 * DISP_CHANNELS)
+
+
+def widen_for_unmoved(state, old_net):
+    """A checkpoint's weights (network `old_net`) for the same network with `synth_unmoved`:
+    the synth's input convolution gets zero weights for the two frames' unmoved features,
+    which come last, so it computes exactly what it did."""
+    return _widen_input(state, "synth.inp.weight", 2 * feature_channels(old_net))
 
 
 def widen_for_mlp_coords(state):
@@ -534,6 +549,8 @@ def widen_for_synth_latent(state, old_net):
     the synth's input convolution gets zero weights for each frame's latent channels, which
     follow that frame's features (feat0 | z0 | feat1 | z1 | displacement maps), so it
     computes exactly what it did."""
+    if old_net.get("synth_unmoved"):
+        raise ValueError("synth_latent cannot be added to a network with synth_unmoved")
     state = dict(state)
     w = state["synth.inp.weight"]
     cf, cz = 3 + old_net["feat_ch"], old_net["cz"]

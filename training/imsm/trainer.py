@@ -298,10 +298,11 @@ class Trainer:
             g = per_target(global_shifts(lr0.detach(), lr1.detach()).float(), K)
             s0 = move_beyond_reach(tk[:, None] * g)
             s1 = move_beyond_reach((tk[:, None] - 1.0) * g)
-        a0, a1 = shift_each(per_target(f0, K), s0), shift_each(per_target(f1, K), s1)
+        u0, u1 = per_target(f0, K), per_target(f1, K)
+        a0, a1 = shift_each(u0, s0), shift_each(u1, s1)
         d0, d1 = ops.constant_displacement(s0, a0), ops.constant_displacement(s1, a1)
         moved = float(((s0 != 0) | (s1 != 0)).any(1).float().mean())
-        return s.synth.head(s.synth.trunk(a0, a1, d0=d0, d1=d1), a0, a1, tk, size), moved
+        return s.synth.head(s.synth.trunk(a0, a1, d0=d0, d1=d1, u0=u0, u1=u1), a0, a1, tk, size), moved
 
     def never_worse_gap(self, out_imsm, target, cover, chroma, crfs, presets, t, size, encoders=None):
         """Per hiding sample: its reconstruction loss minus that of the same sample sent as
