@@ -619,13 +619,12 @@ def test_alignment_in_the_loop():
 
 def test_unmoved_features():
     """`synth_unmoved`: the synth trunk also reads each frame's features as they were before
-    the alignment moved them. A checkpoint widened for them (after the displacement maps, as
-    train.read_init widens) renders exactly as before; exported, the graph hands the trunk
-    the features it was given next to the moved ones, and matches PyTorch."""
+    the alignment moved them, through a layer of its own. A checkpoint widened for it (and
+    the displacement maps, as train.read_init widens) renders exactly as before; exported,
+    the graph hands that layer the features it was given, and matches PyTorch."""
     import train
 
     keys = list(train.WIDENABLE)
-    assert keys[-1] == "synth_unmoved", keys  # its inputs come last in Synth.trunk
     old = perturbed_system(9)
     c = models.feature_channels(old.cfg)
     net = dict(old.cfg, synth_shift_maps=True, synth_unmoved=True)
@@ -642,13 +641,9 @@ def test_unmoved_features():
         want = old.synth(f0, f1, t, (22, 28))
         got = new.synth(f0, f1, t, (22, 28), d0=torch.full((1, 2, 11, 14), 2.0), u0=u0)
     assert float((got - want).abs().max()) < 1e-5, float((got - want).abs().max())
-    try:
-        models.widen_for_synth_latent(state, net)
-        raise AssertionError("synth_latent widened over synth_unmoved")
-    except ValueError:
-        pass
+    assert sorted(k for k in new.state_dict() if "unmoved" in k) == ["synth.inp_unmoved.bias", "synth.inp_unmoved.weight"]
     with torch.no_grad():
-        new.synth.inp.weight[:, -2 * c:].normal_(0, 0.2)  # the unmoved features matter
+        new.synth.inp_unmoved.weight.normal_(0, 0.2)  # the unmoved features matter
     with tempfile.TemporaryDirectory() as dd:
         paths = export.export_all(new, dd, "imsm-test")
         checks.check_contract(paths["synth"], "synth")

@@ -96,7 +96,6 @@ WIDENABLE = {"synth_shift_maps": lambda st, _: models.widen_for_shift_maps(st),
              "mlp_coords": lambda st, _: models.widen_for_mlp_coords(st),
              "synth_latent": models.widen_for_synth_latent,
              "synth_grid2": models.widen_for_grid2,
-             # last: its inputs follow all the others (models.Synth.trunk)
              "synth_unmoved": models.widen_for_unmoved}
 
 
@@ -123,6 +122,8 @@ def read_init(path, net, error):
     if (arch(old_net) != arch(net) or any(old_net.get(k) and not net.get(k) for k in WIDENABLE)
             or any(net.get(k, 0) < old_net.get(k, 0) for k in models.DEEPENABLE)):
         error(f"--init-from: {ck_path} has another network ({ck.get('net')}) than this configuration ({net})")
+    if net.get("synth_unmoved") and not old_net.get("synth_unmoved") and bool(net.get("synth_latent")) != bool(old_net.get("synth_latent")):
+        error("--init-from: synth_unmoved and synth_latent cannot be added in one fine-tune (the unmoved layer is sized from the checkpoint's features)")
     state = ck["state"]
     for key, widen in WIDENABLE.items():
         if net.get(key) and not old_net.get(key):  # new inputs start with zero weights: the same network at first

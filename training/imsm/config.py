@@ -255,10 +255,13 @@ CONFIGS["full-focus-aligned"] = dict(
 # `full-focus-aligned` with the trunk also reading each frame's features as they were before
 # the move (`synth_unmoved`, zero-initialised): the hidden motion sits where the sender
 # wrote it, 5-28 px from where a moved copy puts it on the clips the alignment moves, which
-# may be beyond what the trunk can reach. Not run yet.
+# may be beyond what the trunk can reach. The new layer trains at ten times the rate
+# (`lr_mult`): widened into the input convolution at 1e-4 (27 minutes, 649 steps, twentieth
+# session) its weights stayed 30 times smaller than the rest (docs/eval-aligned-finetune/).
 CONFIGS["full-focus-aligned-unmoved"] = dict(
     CONFIGS["full-focus-aligned"],
     net=dict(CONFIGS["full-focus-aligned"]["net"], synth_unmoved=True),
+    lr_mult={"synth.inp_unmoved.": 10.0},
 )
 
 
