@@ -90,8 +90,8 @@ def versions():
 
 # Network options that add inputs or layers, and how a checkpoint without them is widened
 # (zero weights on the new inputs and layers): the synth's displacement maps, the MLP's
-# phase maps, the latent in the features, the synth's 2x grid, the unmoved features. Each takes (state, the
-# checkpoint's network).
+# phase maps, the latent in the features, the synth's 2x grid, the synth's layer for the
+# unmoved features. Each takes (state, the checkpoint's network).
 WIDENABLE = {"synth_shift_maps": lambda st, _: models.widen_for_shift_maps(st),
              "mlp_coords": lambda st, _: models.widen_for_mlp_coords(st),
              "synth_latent": models.widen_for_synth_latent,

@@ -253,15 +253,14 @@ class Synth(nn.Module):
         # trunk next to its features, so that hidden motion is read in the frame it was
         # written for (zero-initialised when widened from a checkpoint without it)
         self.shift_maps = bool(cfg.get("synth_shift_maps", False))
-        # pair trunk (independent of t without alignment: computed once per pair in training)
         # with `synth_unmoved` the trunk also reads each frame's features as they were before
         # the alignment moved them: the hidden motion sits where the sender wrote it, and a
         # moved copy puts it 5-28 px away from where the output needs it
-        # (docs/eval-aligned-finetune/; zero-initialised when widened from a checkpoint)
-        # A layer of its own, added to the input convolution, so that a fine-tune can train it
-        # faster (`lr_mult`): widened into the input convolution's weights at 1e-4 they stayed
-        # 30 times smaller than the rest after 650 steps.
+        # (docs/eval-aligned-finetune/). Its own layer (zero-initialised, added to the input
+        # convolution's output), so that a fine-tune can train it faster (`lr_mult`): widened
+        # into the input convolution at 1e-4 its weights stayed 30 times smaller than the rest.
         self.unmoved = bool(cfg.get("synth_unmoved", False))
+        # pair trunk (independent of t without alignment: computed once per pair in training)
         self.inp = conv(2 * cf + (2 * DISP_CHANNELS if self.shift_maps else 0), c)
         if self.unmoved:
             self.inp_unmoved = conv(2 * cf, c, zero=True)
