@@ -513,15 +513,20 @@ def widen_for_shift_maps(state):
     return _widen_input(state, "synth.inp.weight", 2 * DISP_CHANNELS)
 
 
-def widen_for_unmoved(state, old_net):
-    """A checkpoint's weights (network `old_net`) for the same network with `synth_unmoved`:
-    the layer that reads the unmoved features starts at zero, so it computes exactly what it
-    did."""
-    fresh = Synth(dict(old_net, synth_unmoved=True)).state_dict()
+def _zero_synth_layers(state, net, option, layers):
+    """`state` with the synth's `layers` (weight and bias), which the network option `option`
+    adds to `net`, at zero: a widened checkpoint computes exactly what it did."""
+    fresh = Synth(dict(net, **{option: True})).state_dict()
     state = dict(state)
-    for key in ("inp_unmoved.weight", "inp_unmoved.bias"):
+    for key in (f"{layer}.{p}" for layer in layers for p in ("weight", "bias")):
         state["synth." + key] = torch.zeros_like(fresh[key])
     return state
+
+
+def widen_for_unmoved(state, old_net):
+    """A checkpoint's weights (network `old_net`) for the same network with `synth_unmoved`:
+    the layer that reads the unmoved features starts at zero."""
+    return _zero_synth_layers(state, old_net, "synth_unmoved", ("inp_unmoved",))
 
 
 def widen_for_mlp_coords(state):
@@ -569,11 +574,7 @@ def widen_for_synth_latent(state, old_net):
 def widen_for_grid2(state, net):
     """A checkpoint's weights for the same network with `synth_grid2`: the 2x-grid layers
     start at zero, so it computes exactly what it did."""
-    fresh = Synth(dict(net, synth_grid2=True)).state_dict()
-    state = dict(state)
-    for key in ("delta2.weight", "delta2.bias", "g2.weight", "g2.bias"):
-        state["synth." + key] = torch.zeros_like(fresh[key])
-    return state
+    return _zero_synth_layers(state, net, "synth_grid2", ("delta2", "g2"))
 
 
 def feature_channels(cfg):
